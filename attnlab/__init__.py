@@ -1,0 +1,27 @@
+"""attnlab: learn attention by doing it.
+
+Every pooling returns ``(output, weights)``, with ``weights`` of shape
+``(*batch, n_queries, n_keys)``; the README maps each module to the idea it teaches.
+"""
+
+from attnlab import datasets, kernels
+from attnlab.attention import dot_product_attention
+from attnlab.masking import masked_softmax
+from attnlab.modules import AdditiveAttention, AveragePooling, DotProductAttention, NadarayaWatson
+from attnlab.pooling import average_pooling, nadaraya_watson
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AdditiveAttention",
+    "AveragePooling",
+    "DotProductAttention",
+    "NadarayaWatson",
+    "__version__",
+    "average_pooling",
+    "datasets",
+    "dot_product_attention",
+    "kernels",
+    "masked_softmax",
+    "nadaraya_watson",
+]

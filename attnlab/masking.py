@@ -1,0 +1,163 @@
+"""Masked softmax: normalise attention scores over the keys a query may attend to.
+
+Padding tokens and future positions must get zero weight. attnlab masks by setting their scores
+to minus infinity before a softmax that treats a row with no admissible key as all zeros, so a
+fully masked row never turns into NaN (torch's softmax) or a uniform row (the book's ``-1e6``).
+
+References
+----------
+1. A. Vaswani et al., "Attention is all you need", NeurIPS (2017), section 3.2.3.
+2. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 11.3.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from attnlab._validation import as_float_tensor
+
+__all__ = ["build_mask", "masked_softmax", "softmax"]
+
+
+def softmax(scores: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis in which a row of ``-inf`` scores gives zero weights.
+
+    Parameters
+    ----------
+    scores : torch.Tensor of shape (..., n_keys)
+        Scores; ``-inf`` marks a key that gets no weight.
+
+    Returns
+    -------
+    weights : torch.Tensor of shape (..., n_keys)
+        Non-negative; each row sums to 1, or is all zeros when every score in it is ``-inf``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> softmax(torch.tensor([[0.0, 0.0], [-torch.inf, -torch.inf]]))
+    tensor([[0.5000, 0.5000],
+            [0.0000, 0.0000]])
+    """
+    # 1) subtract the row maximum (0 for an empty row) so exp never overflows
+    row_max = scores.amax(dim=-1, keepdim=True).detach()  # (..., 1)
+    row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
+    exps = torch.exp(scores - row_max)  # (..., k); exp(-inf) = 0 exactly
+    # 2) normalise; an empty row has total 0 and stays 0 instead of 0/0
+    totals = exps.sum(dim=-1, keepdim=True)  # (..., 1)
+    return exps / torch.where(totals > 0, totals, torch.ones_like(totals))
+
+
+def build_mask(
+    scores_shape: torch.Size,
+    valid_lens: torch.Tensor | None,
+    mask: torch.Tensor | None,
+    func: str,
+    device: torch.device | None = None,
+) -> torch.Tensor | None:
+    """Boolean mask (True = may attend) broadcastable to ``scores_shape``, or None.
+
+    ``valid_lens`` of shape ``scores_shape[:-2]`` applies one length to every query of a
+    sequence; of shape ``scores_shape[:-1]`` one length per query (the book's 1-D and 2-D cases).
+    """
+    n_keys = scores_shape[-1]
+    allowed = None
+    if valid_lens is not None:
+        lengths = torch.as_tensor(valid_lens, device=device)
+        if lengths.is_floating_point():
+            if not bool((lengths == lengths.round()).all()):
+                raise ValueError(
+                    f"{func}: valid_lens must hold whole numbers of keys; got {lengths.tolist()}."
+                )
+        elif lengths.dtype == torch.bool or lengths.is_complex():
+            raise TypeError(
+                f"{func}: valid_lens must be integers (how many keys each query may attend to); "
+                f"got dtype {lengths.dtype}. For a boolean mask pass mask=... instead."
+            )
+        if bool((lengths < 0).any()):
+            raise ValueError(f"{func}: valid_lens must be >= 0; got {lengths.tolist()}.")
+        batch_shape, query_shape = tuple(scores_shape[:-2]), tuple(scores_shape[:-1])
+        if tuple(lengths.shape) == batch_shape:
+            lengths = lengths[..., None]  # one length per sequence, shared by its queries
+        elif tuple(lengths.shape) != query_shape:
+            raise ValueError(
+                f"{func}: valid_lens must have shape {batch_shape} (one length per sequence) or "
+                f"{query_shape} (one per query) for scores of shape {tuple(scores_shape)}; "
+                f"got valid_lens.shape={tuple(lengths.shape)}."
+            )
+        positions = torch.arange(n_keys, device=lengths.device)  # (k,)
+        allowed = positions < lengths[..., None]  # (..., q, 1) vs (k,) -> (..., q, k)
+    if mask is not None:
+        if not isinstance(mask, torch.Tensor):
+            mask = torch.as_tensor(mask, device=device)
+        if mask.dtype != torch.bool:
+            raise TypeError(
+                f"{func}: mask must be a boolean tensor where True means 'may attend'; got dtype "
+                f"{mask.dtype}. A float mask is ambiguous: torch adds float masks to the scores "
+                "as a bias (0 or -inf), while 0/1 masks elsewhere mean the opposite. Convert it "
+                "explicitly, e.g. mask=(float_mask == 0) for an additive mask, or add a bias to "
+                "the scores yourself."
+            )
+        try:
+            torch.broadcast_shapes(mask.shape, scores_shape)
+        except RuntimeError:
+            raise ValueError(
+                f"{func}: mask must broadcast to the scores' shape {tuple(scores_shape)}; "
+                f"got mask.shape={tuple(mask.shape)}."
+            ) from None
+        allowed = mask if allowed is None else allowed & mask
+    return allowed
+
+
+def masked_softmax(
+    scores: torch.Tensor,
+    valid_lens: torch.Tensor | None = None,
+    *,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Softmax over keys that ignores masked keys; a fully masked row gives zeros.
+
+    Parameters
+    ----------
+    scores : torch.Tensor of shape (*batch, n_queries, n_keys)
+        Attention scores. Not modified.
+    valid_lens : torch.Tensor of shape (*batch,) or (*batch, n_queries), optional
+        Number of leading keys each sequence (or each query) may attend to, as in the book.
+    mask : torch.Tensor of bool, broadcastable to scores, optional
+        True where a query may attend to a key (torch's ``scaled_dot_product_attention``
+        convention). Combined with ``valid_lens`` when both are given.
+
+    Returns
+    -------
+    weights : torch.Tensor of shape (*batch, n_queries, n_keys)
+        Zero on masked keys; rows sum to 1 except rows with no admissible key, which are 0.
+
+    Examples
+    --------
+    >>> import torch
+    >>> weights = masked_softmax(torch.zeros(2, 2, 4), torch.tensor([2, 3]))
+    >>> weights
+    tensor([[[0.5000, 0.5000, 0.0000, 0.0000],
+             [0.5000, 0.5000, 0.0000, 0.0000]],
+    <BLANKLINE>
+            [[0.3333, 0.3333, 0.3333, 0.0000],
+             [0.3333, 0.3333, 0.3333, 0.0000]]])
+    >>> weights.sum(-1)
+    tensor([[1., 1.],
+            [1., 1.]])
+    >>> masked_softmax(torch.zeros(1, 3), mask=torch.tensor([[False, False, False]]))
+    tensor([[0., 0., 0.]])
+    """
+    func = "masked_softmax"
+    scores = as_float_tensor(scores, "scores", func)
+    if scores.ndim < 1:
+        raise ValueError(
+            f"{func}: scores must have shape (*batch, n_queries, n_keys); got a scalar."
+        )
+    allowed = build_mask(scores.shape, valid_lens, mask, func, device=scores.device)
+    if allowed is not None:
+        # out of place: the caller's scores stay as they were
+        scores = torch.where(allowed, scores, torch.full((), -math.inf, dtype=scores.dtype))
+    return softmax(scores)

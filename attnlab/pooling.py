@@ -1,0 +1,249 @@
+"""Attention pooling without learned parameters: average pooling and Nadaraya-Watson regression.
+
+Both pool the values with weights over the keys. Average pooling ignores the query and weighs
+every key equally; Nadaraya-Watson weighs each key by a kernel of its distance to the query,
+``weights = softmax(log K((query - key) / h))``, so keys near the query count most.
+
+References
+----------
+1. E. A. Nadaraya, "On estimating regression", Theory Probab. Appl. 9 (1964).
+2. G. S. Watson, "Smooth regression analysis", Sankhya A 26 (1964).
+3. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 11.2.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+import torch
+
+from attnlab._validation import as_float_tensor, check_bandwidth, common_float_dtype
+from attnlab.kernels import Kernel, get_kernel
+from attnlab.masking import softmax
+
+__all__ = ["average_pooling", "nadaraya_watson"]
+
+# queries per chunk are chosen so that one chunk's (queries x keys x features) work tensor
+# holds about this many elements (16 MiB in float32), whatever the problem size
+_CHUNK_ELEMENTS = 1 << 22
+
+
+def _as_items(tensor: torch.Tensor) -> torch.Tensor:
+    """View scalar items ``(n,)`` as ``(n, 1)``; 2 or more axes already are ``(*batch, n, d)``."""
+    return tensor[:, None] if tensor.ndim == 1 else tensor
+
+
+def _prepare(
+    func: str, queries, keys, values
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
+    """Validate and convert inputs to ``(*batch, n, d)`` tensors of one float dtype.
+
+    Returns queries, keys, values and whether the values were scalar (so the output drops its
+    feature axis again).
+    """
+    queries = as_float_tensor(queries, "queries", func)
+    keys = as_float_tensor(keys, "keys", func)
+    values = as_float_tensor(values, "values", func)
+    for name, tensor in (("queries", queries), ("keys", keys), ("values", values)):
+        if tensor.ndim == 0:
+            raise ValueError(
+                f"{func}: {name} must have shape (n,) for scalar items or (*batch, n, d); "
+                f"got a scalar (0-d) tensor."
+            )
+    scalar_values = values.ndim == 1
+    queries, keys, values = _as_items(queries), _as_items(keys), _as_items(values)
+    if keys.shape[-2] != values.shape[-2]:
+        raise ValueError(
+            f"{func}: keys and values must have the same number of keys (keys and values are "
+            f"paired); got keys.shape={tuple(keys.shape)}, values.shape={tuple(values.shape)}."
+        )
+    if keys.shape[-2] == 0:
+        raise ValueError(
+            f"{func}: keys must hold at least one key; got keys.shape={tuple(keys.shape)}."
+        )
+    if queries.shape[-1] != keys.shape[-1]:
+        raise ValueError(
+            f"{func}: queries and keys must have the same number of features (last axis); "
+            f"got queries.shape={tuple(queries.shape)}, keys.shape={tuple(keys.shape)}."
+        )
+    try:
+        torch.broadcast_shapes(queries.shape[:-2], keys.shape[:-2], values.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"{func}: the leading (batch) axes of queries, keys and values must broadcast; got "
+            f"queries.shape={tuple(queries.shape)}, keys.shape={tuple(keys.shape)}, "
+            f"values.shape={tuple(values.shape)}."
+        ) from None
+    dtype = common_float_dtype(queries, keys, values)
+    return queries.to(dtype), keys.to(dtype), values.to(dtype), scalar_values
+
+
+def average_pooling(queries, keys, values) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pool the values with equal weights, whatever the query: ``f(x) = mean(y_i)``.
+
+    Parameters
+    ----------
+    queries : torch.Tensor of shape (n_queries,) or (*batch, n_queries, d)
+        Only their number (and batch axes) matter: average pooling ignores what they are.
+    keys : torch.Tensor of shape (n_keys,) or (*batch, n_keys, d)
+    values : torch.Tensor of shape (n_keys,) or (*batch, n_keys, d_v)
+
+    Returns
+    -------
+    output : torch.Tensor of shape (n_queries,) or (*batch, n_queries, d_v)
+    weights : torch.Tensor of shape (*batch, n_queries, n_keys)
+        Every entry ``1 / n_keys``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> output, weights = average_pooling(torch.zeros(3), torch.arange(4.0), torch.arange(4.0))
+    >>> output
+    tensor([1.5000, 1.5000, 1.5000])
+    >>> weights.shape, weights.sum(-1)
+    (torch.Size([3, 4]), tensor([1., 1., 1.]))
+    """
+    queries, keys, values, scalar_values = _prepare("average_pooling", queries, keys, values)
+    n_queries, n_keys = queries.shape[-2], keys.shape[-2]
+    batch = torch.broadcast_shapes(queries.shape[:-2], keys.shape[:-2], values.shape[:-2])
+    # 1) score: every key scores the same  2) normalise: 1 / n_keys  3) weighted sum of values
+    weights = torch.full(
+        (*batch, n_queries, n_keys), 1.0 / n_keys, dtype=values.dtype, device=values.device
+    )  # (*b, q, k)
+    output = weights @ values  # (*b, q, k) @ (*b, k, v) -> (*b, q, v)
+    return (output.squeeze(-1) if scalar_values else output), weights
+
+
+def _kernel_scores(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    bandwidth: torch.Tensor,
+    kernel: Kernel,
+) -> torch.Tensor:
+    """Log-kernel scores ``log K(||query - key|| / h)`` of shape (*batch, n_queries, n_keys)."""
+    scaled_queries = queries / bandwidth  # (*b, q, d) / (d,) or ()
+    scaled_keys = keys / bandwidth  # (*b, k, d)
+    if queries.shape[-1] == 1:
+        # one feature: the signed difference keeps asymmetric user kernels exact
+        distances = scaled_queries - scaled_keys.mT  # (*b, q, 1) - (*b, 1, k) -> (*b, q, k)
+    else:
+        differences = (
+            scaled_queries[..., :, None, :] - scaled_keys[..., None, :, :]
+        )  # (*b, q, k, d)
+        squared = differences.square().sum(-1)  # (*b, q, k)
+        # clamp before sqrt: the gradient of sqrt at 0 (a query equal to a key) is infinite
+        distances = squared.clamp_min(torch.finfo(squared.dtype).tiny).sqrt()
+    return kernel.log(distances)
+
+
+def nadaraya_watson(
+    queries,
+    keys,
+    values,
+    *,
+    kernel: str | Kernel | Callable[[torch.Tensor], torch.Tensor] = "gaussian",
+    bandwidth: float | torch.Tensor = 1.0,
+    leave_one_out: bool = False,
+    need_weights: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Nadaraya-Watson kernel regression: pool values with kernel weights of query-key distance.
+
+    ``f(x) = sum_i softmax_i(log K(||x - x_i|| / h)) y_i``, the attention pooling of section 11.2
+    of the book. The weights are a softmax of log-kernel scores, so even a tiny bandwidth gives
+    exact weights instead of ``0 / 0``.
+
+    Parameters
+    ----------
+    queries : torch.Tensor of shape (n_queries,) or (*batch, n_queries, d)
+        Points to predict at. A 1-D tensor holds scalar points; with 2 or more axes the last
+        axis holds the features.
+    keys : torch.Tensor of shape (n_keys,) or (*batch, n_keys, d)
+        Training inputs ``x_i``.
+    values : torch.Tensor of shape (n_keys,) or (*batch, n_keys, d_v)
+        Training targets ``y_i``, paired with the keys.
+    kernel : str, Kernel or callable, default "gaussian"
+        One of :data:`attnlab.kernels.names` or a callable ``K(u)`` returning non-negative values.
+    bandwidth : float or torch.Tensor of shape () or (d,), default 1.0
+        The bandwidth ``h`` (statsmodels' ``bw``); per feature when it has ``d`` entries. A
+        tensor that requires grad is differentiated through (the book's ``w`` is ``1 / h``).
+    leave_one_out : bool, default False
+        Queries are the keys: give each point exactly zero weight on itself.
+    need_weights : bool, default True
+        Return the ``(*batch, n_queries, n_keys)`` weights. With False, queries are processed in
+        chunks so memory stays bounded for large inputs, and ``None`` is returned for them.
+
+    Returns
+    -------
+    output : torch.Tensor of shape (n_queries,) or (*batch, n_queries, d_v)
+        NaN for a query that has no key inside a compact kernel's window (with a warning).
+    weights : torch.Tensor of shape (*batch, n_queries, n_keys) or None
+        Non-negative, rows sum to 1; an all-zero row for a query with no key in the window.
+
+    Examples
+    --------
+    >>> import torch
+    >>> keys = torch.tensor([0.0, 1.0, 2.0])
+    >>> values = torch.tensor([0.0, 10.0, 20.0])
+    >>> output, weights = nadaraya_watson(torch.tensor([1.0]), keys, values, bandwidth=0.5)
+    >>> output
+    tensor([10.])
+    >>> weights
+    tensor([[0.1065, 0.7870, 0.1065]])
+    >>> weights.sum(-1)
+    tensor([1.])
+    """
+    func = "nadaraya_watson"
+    queries, keys, values, scalar_values = _prepare(func, queries, keys, values)
+    n_queries, n_keys, n_features = queries.shape[-2], keys.shape[-2], queries.shape[-1]
+    kernel = get_kernel(kernel, func)
+    bandwidth = check_bandwidth(bandwidth, func, n_features=n_features).to(queries.dtype)
+    if leave_one_out and n_queries != n_keys:
+        raise ValueError(
+            f"{func}: leave_one_out=True needs the queries to be the keys (as many queries as "
+            f"keys); got {n_queries} queries and {n_keys} keys."
+        )
+
+    def pool(start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # 1) score: log-kernel of the scaled distance (no exp yet, so nothing underflows)
+        scores = _kernel_scores(queries[..., start:stop, :], keys, bandwidth, kernel)  # (*b, c, k)
+        if leave_one_out:
+            rows = torch.arange(start, stop, device=scores.device)  # (c,)
+            own_key = rows[:, None] == torch.arange(n_keys, device=scores.device)  # (c, k)
+            scores = torch.where(own_key, torch.full((), -math.inf, dtype=scores.dtype), scores)
+        # 2) normalise over keys; a query with no key in the window gets a row of zeros
+        weights = softmax(scores)  # (*b, c, k)
+        # 3) weighted sum of values
+        return weights @ values, weights  # (*b, c, k) @ (*b, k, v) -> (*b, c, v)
+
+    if need_weights:
+        output, weights = pool(0, n_queries)
+        empty = weights.sum(-1) == 0  # (*b, q)
+    else:
+        chunk = max(1, _CHUNK_ELEMENTS // (n_keys * max(n_features, 1)))
+        outputs, empties = [], []
+        for start in range(0, n_queries, chunk):
+            part, part_weights = pool(start, min(start + chunk, n_queries))
+            outputs.append(part)
+            empties.append(part_weights.sum(-1) == 0)
+            del part_weights
+        output, empty, weights = torch.cat(outputs, dim=-2), torch.cat(empties, dim=-1), None
+
+    n_empty = int(empty.sum())
+    if n_empty:
+        warnings.warn(
+            f"{func}: {n_empty} of {empty.numel()} queries have no key inside the "
+            f"{kernel.name} kernel's window (bandwidth={_shown(bandwidth)}); their output is NaN "
+            "and their weights are zero. Widen the bandwidth or use the gaussian kernel.",
+            UserWarning,
+            stacklevel=2,
+        )
+        # NaN through where(): the gradient of the other entries stays finite
+        output = torch.where(empty[..., None], torch.full((), math.nan, dtype=output.dtype), output)
+    return (output.squeeze(-1) if scalar_values else output), weights
+
+
+def _shown(bandwidth: torch.Tensor) -> float | list[float]:
+    values = bandwidth.detach()
+    return round(values.item(), 6) if values.numel() == 1 else values.tolist()
