@@ -1,0 +1,1 @@
+"""attnlab benchmarks: each ``bench_*.py`` times attnlab against a named peer in one run."""
