@@ -8,7 +8,9 @@ from attnlab import datasets, kernels
 from attnlab.attention import dot_product_attention
 from attnlab.masking import masked_softmax
 from attnlab.modules import AdditiveAttention, AveragePooling, DotProductAttention, NadarayaWatson
+from attnlab.multihead import MultiHeadAttention, PositionalEncoding
 from attnlab.pooling import average_pooling, nadaraya_watson
+from attnlab.recording import Recording, record_attention, stack_heads
 
 __version__ = "0.1.0"
 
@@ -16,7 +18,10 @@ __all__ = [
     "AdditiveAttention",
     "AveragePooling",
     "DotProductAttention",
+    "MultiHeadAttention",
     "NadarayaWatson",
+    "PositionalEncoding",
+    "Recording",
     "__version__",
     "average_pooling",
     "datasets",
@@ -24,4 +29,6 @@ __all__ = [
     "kernels",
     "masked_softmax",
     "nadaraya_watson",
+    "record_attention",
+    "stack_heads",
 ]
