@@ -1,0 +1,359 @@
+"""The ``attnlab`` command: see attention pooling at work in one command, or draw saved weights.
+
+``attnlab demo`` fits average pooling and three Nadaraya-Watson poolings to the book's toy
+regression, prints their test errors and writes figures; ``attnlab heatmap`` draws attention
+weights saved from any model, reading them without ever unpickling.
+
+References
+----------
+1. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, sections 11.1-11.2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+DEFAULT_OUT = "attnlab-demo"
+MAX_TRAIN = 10_000
+
+# file-name-safe keys of the demo's methods in weights.npz, in the order of compare.METHODS
+_SLUGS = ("average_pooling", "nw_book", "nw_loo", "nw_learned")
+_HOW = (
+    "ignores the query",
+    "fixed, the book's setting",
+    "minimises the leave-one-out error (grid search)",
+    "learned: {epochs} epochs of gradient descent, leave-one-out keys",
+)
+_FIGURES = {
+    "fits.png": "each method's fit (top) and its attention weights on one colour scale (bottom)",
+    "kernels.png": "the kernels a Nadaraya-Watson pooling can weigh keys with",
+    "bandwidth.png": "leave-one-out error against bandwidth, the selected h marked",
+    "loss.png": "training loss of the learned bandwidth, epoch by epoch",
+}
+
+_EXIT_CODES = """\
+exit codes:
+  0  success
+  1  runtime failure (for example, the output cannot be written)
+  2  usage error or bad input (bad arguments, a non-empty output folder without --force,
+     a weights file that cannot be read safely)"""
+
+_DEMO_EPILOG = f"""\
+The demo writes into DIR:
+  fits.png, kernels.png, bandwidth.png, loss.png   the figures (PNG)
+  metrics.json   test MSE per method, bandwidths and settings; the same --seed
+                 gives an identical file
+  weights.npz    each method's attention weights (test points x training points),
+                 under the keys {", ".join(_SLUGS)}
+
+Without --out, DIR is ./{DEFAULT_OUT}, or ./{DEFAULT_OUT}-2, -3, ... if that one already holds
+files. An existing non-empty DIR given with --out is only written into with --force (files of
+the same name are replaced, other files are left alone).
+
+The progress bar goes to stderr and is shown only when stderr is a terminal.
+
+examples:
+  attnlab demo
+  attnlab demo --out results --seed 3 --n-train 100
+  attnlab heatmap results/weights.npz --key nw_learned --out learned.png
+
+{_EXIT_CODES}"""
+
+_HEATMAP_EPILOG = f"""\
+FILE may be .npy, .npz, .pt/.pth (a tensor, a list of equally shaped tensors, which are
+stacked, or a dict of tensors) or .safetensors. The weights must have 2 to 4 axes:
+(queries, keys), (panels, queries, keys) or (rows, cols, queries, keys); extra leading axes of
+size 1 are dropped. Files are never unpickled, since unpickling can run arbitrary code: NumPy
+files are read with allow_pickle=False and PyTorch files with weights_only=True.
+
+IMAGE's extension picks the format (png, svg, pdf, ...); an existing IMAGE is replaced.
+
+examples:
+  python -c "import numpy as np; np.save('eye.npy', np.eye(10))"
+  attnlab heatmap eye.npy --out eye.png
+  attnlab heatmap attn.pt --key layer0 --out attn.svg --titles "head 1" "head 2"
+
+{_EXIT_CODES}"""
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit code 2."""
+
+
+def _integer(low: int, high: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"expected an integer {bound}; got {value}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``attnlab`` command."""
+    from attnlab import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="attnlab",
+        description="Learn attention by doing it: fit and draw attention pooling (attnlab demo),\n"
+        "or draw attention weights saved from your own model (attnlab heatmap).",
+        epilog=f"Run 'attnlab demo' to start; 'attnlab COMMAND --help' for details.\n\n"
+        f"{_EXIT_CODES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"attnlab {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="fit average pooling and Nadaraya-Watson pooling to the book's toy regression",
+        description="Fit average pooling and Nadaraya-Watson pooling with the book's bandwidth\n"
+        "(h = 1), the leave-one-out bandwidth and a learned bandwidth to the toy regression of\n"
+        "Dive into Deep Learning, section 11.2 (generated; nothing is downloaded). Print their\n"
+        "test errors and write figures, metrics and weights to DIR.",
+        epilog=_DEMO_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("--out", metavar="DIR", help=f"output folder (default: ./{DEFAULT_OUT})")
+    demo.add_argument(
+        "--seed", type=_integer(0), default=0, metavar="N", help="data seed (default: 0)"
+    )
+    demo.add_argument(
+        "--n-train",
+        type=_integer(2, MAX_TRAIN),
+        default=50,
+        metavar="N",
+        help=f"training points, 2 to {MAX_TRAIN} (default: 50, as in the book)",
+    )
+    demo.add_argument(
+        "--epochs",
+        type=_integer(1),
+        default=200,
+        metavar="N",
+        help="training epochs of the learned bandwidth (default: 200)",
+    )
+    demo.add_argument(
+        "--quiet", action="store_true", help="print nothing but errors; no progress bar"
+    )
+    demo.add_argument(
+        "--force", action="store_true", help="write into an output folder that holds files"
+    )
+
+    heatmap = commands.add_parser(
+        "heatmap",
+        help="draw attention weights saved in a .npy, .npz, .pt or .safetensors file",
+        description="Draw attention weights saved from your own model as heatmaps, all panels\n"
+        "on one colour scale.",
+        epilog=_HEATMAP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    heatmap.add_argument("file", metavar="FILE", help="the saved weights")
+    heatmap.add_argument("--out", metavar="IMAGE", required=True, help="image to write")
+    heatmap.add_argument("--key", metavar="NAME", help="which array of a file that holds several")
+    heatmap.add_argument(
+        "--xlabel", default="Keys", metavar="TEXT", help="x-axis label (default: Keys)"
+    )
+    heatmap.add_argument(
+        "--ylabel", default="Queries", metavar="TEXT", help="y-axis label (default: Queries)"
+    )
+    heatmap.add_argument(
+        "--titles", nargs="+", metavar="TITLE", help="one title per column of panels"
+    )
+    heatmap.add_argument(
+        "--cmap", default="Reds", metavar="NAME", help="matplotlib colour map (default: Reds)"
+    )
+    heatmap.add_argument(
+        "--dpi", type=_integer(10, 1200), default=150, metavar="N", help="resolution (default: 150)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``attnlab`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code.
+
+    Examples
+    --------
+    >>> main(["--version"])
+    attnlab ...
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and usage errors: return the code instead
+        return EXIT_USAGE if exit_.code is None else int(exit_.code)
+    run = _demo if args.command == "demo" else _heatmap
+    try:
+        return run(args)
+    except UsageError as error:
+        print(f"attnlab {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"attnlab {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print(f"attnlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _use_agg() -> None:
+    """Draw off-screen: pick the Agg backend unless pyplot is already in use in this process."""
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+
+
+def _save(figure, path: Path, **kwargs) -> None:
+    figure.savefig(path, **kwargs)
+    if "matplotlib.pyplot" in sys.modules:  # a figure made through pyplot stays open otherwise
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
+
+
+def _is_free(path: Path) -> bool:
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+
+
+def _output_folder(out: str | None, force: bool) -> Path:
+    if out is None:
+        path = Path(DEFAULT_OUT)
+        number = 2
+        while not (force or _is_free(path)):
+            path, number = Path(f"{DEFAULT_OUT}-{number}"), number + 1
+        return path
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder.")
+    if not (force or _is_free(path)):
+        raise UsageError(
+            f"output folder {out} already holds files; choose another --out or pass --force to "
+            "replace the demo's files in it."
+        )
+    return path
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from attnlab import __version__
+    from attnlab.compare import METHODS, compare_methods
+    from attnlab.datasets import toy_regression
+
+    folder = _output_folder(args.out, args.force)
+    progress = not args.quiet and sys.stderr.isatty()
+    data = toy_regression(args.n_train, seed=args.seed)
+    comparison = compare_methods(data, epochs=args.epochs, progress=progress)
+    fits = comparison.fits
+
+    metrics = {
+        "test_mse": comparison.test_mse,
+        "bandwidth": {name: fit.bandwidth for name, fit in fits.items()},
+        "settings": {
+            "data": "attnlab.datasets.toy_regression (the book's 2 sin(x) + x^0.8, noise 0.5)",
+            "seed": args.seed,
+            "n_train": args.n_train,
+            "n_test": len(data.x_test),
+            "epochs": args.epochs,
+            "kernel": "gaussian",
+            "final_training_loss": comparison.losses[-1],
+            "attnlab_version": __version__,
+        },
+    }
+
+    _use_agg()
+    from attnlab.plotting import plot_bandwidth_curve, plot_fits, plot_kernels, plot_loss
+
+    folder.mkdir(parents=True, exist_ok=True)
+    x_train, y_train, x_test, y_test = data
+    drawn = {name: (fit.prediction, fit.weights) for name, fit in fits.items()}
+    learned = fits[METHODS[3]].bandwidth
+    _save(plot_fits(x_train, y_train, x_test, y_test, drawn), folder / "fits.png", dpi=120)
+    _save(plot_kernels(bandwidth=1.0), folder / "kernels.png", dpi=120)
+    selected = fits[METHODS[2]].bandwidth
+    curve = plot_bandwidth_curve(comparison.bandwidths, comparison.loo_errors, selected=selected)
+    _save(curve, folder / "bandwidth.png", dpi=120)
+    _save(plot_loss(comparison.losses), folder / "loss.png", dpi=120)
+    with (folder / "metrics.json").open("w", encoding="utf-8") as file:
+        json.dump(metrics, file, indent=2)
+        file.write("\n")
+    np.savez(
+        folder / "weights.npz",
+        **{slug: fits[name].weights.numpy() for slug, name in zip(_SLUGS, METHODS, strict=True)},
+    )
+
+    if not args.quiet:
+        print(
+            f"Attention pooling on the book's toy regression: {args.n_train} training points, "
+            f"{len(x_test)} test points, seed {args.seed}.\n"
+        )
+        print(format_table(comparison.test_mse, metrics["bandwidth"], epochs=args.epochs))
+        print(f"\nThe learned h ({learned:.3f}) and the leave-one-out h ({selected:.3f}) both")
+        print("minimise the leave-one-out error on the training points.")
+        print(f"\nWritten to {folder}{'/' if not str(folder).endswith('/') else ''}:")
+        for name, what in _FIGURES.items():
+            print(f"  {name:<14} {what}")
+        print(f"  {'metrics.json':<14} test MSE, bandwidths and settings")
+        print(f"  {'weights.npz':<14} the weights; draw them with")
+        print(f"  {'':<14} attnlab heatmap {folder / 'weights.npz'} --key nw_learned --out w.png")
+    return EXIT_OK
+
+
+def format_table(test_mse: dict[str, float], bandwidth: dict, *, epochs: int) -> str:
+    """The demo's table: one row per method with its bandwidth, test MSE and how h was chosen."""
+    width = max(len(name) for name in test_mse)
+    lines = [f"{'method':<{width}}  {'h':>6}  {'test MSE':>8}  how h was chosen"]
+    for name, how in zip(test_mse, _HOW, strict=True):
+        h = "-" if bandwidth[name] is None else f"{bandwidth[name]:.3f}"
+        lines.append(
+            f"{name:<{width}}  {h:>6}  {test_mse[name]:>8.4f}  {how.format(epochs=epochs)}"
+        )
+    return "\n".join(lines)
+
+
+def _heatmap(args: argparse.Namespace) -> int:
+    from attnlab._loading import LoadError, load_weights
+
+    _use_agg()
+    import matplotlib
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    out = Path(args.out)
+    formats = FigureCanvasBase.get_supported_filetypes()
+    extension = out.suffix.lower().removeprefix(".")
+    if extension not in formats:
+        raise UsageError(
+            f"--out {args.out}: the extension picks the image format; use one of "
+            f"{', '.join('.' + name for name in sorted(formats))}."
+        )
+    if args.cmap not in matplotlib.colormaps:
+        raise UsageError(
+            f"--cmap {args.cmap!r} is not a matplotlib colour map, e.g. Reds, viridis."
+        )
+    try:
+        weights = load_weights(args.file, key=args.key)
+    except LoadError as error:
+        raise UsageError(str(error)) from None
+
+    from attnlab.plotting import show_heatmaps
+
+    try:
+        figure = show_heatmaps(
+            weights, xlabel=args.xlabel, ylabel=args.ylabel, titles=args.titles, cmap=args.cmap
+        )
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    _save(figure, out, dpi=args.dpi)
+    return EXIT_OK
