@@ -9,6 +9,14 @@ from attnlab.attention import dot_product_attention
 from attnlab.masking import masked_softmax
 from attnlab.modules import AdditiveAttention, AveragePooling, DotProductAttention, NadarayaWatson
 from attnlab.multihead import MultiHeadAttention, PositionalEncoding
+from attnlab.plotting import (
+    HeatmapDisplay,
+    plot_bandwidth_curve,
+    plot_fits,
+    plot_kernels,
+    plot_loss,
+    show_heatmaps,
+)
 from attnlab.pooling import average_pooling, nadaraya_watson
 from attnlab.recording import Recording, record_attention, stack_heads
 
@@ -18,6 +26,7 @@ __all__ = [
     "AdditiveAttention",
     "AveragePooling",
     "DotProductAttention",
+    "HeatmapDisplay",
     "MultiHeadAttention",
     "NadarayaWatson",
     "PositionalEncoding",
@@ -29,6 +38,11 @@ __all__ = [
     "kernels",
     "masked_softmax",
     "nadaraya_watson",
+    "plot_bandwidth_curve",
+    "plot_fits",
+    "plot_kernels",
+    "plot_loss",
     "record_attention",
+    "show_heatmaps",
     "stack_heads",
 ]
