@@ -6,6 +6,7 @@ Every pooling returns ``(output, weights)``, with ``weights`` of shape
 
 from attnlab import datasets, kernels
 from attnlab.attention import dot_product_attention
+from attnlab.estimators import BandwidthCurve, NadarayaWatsonRegressor, select_bandwidth
 from attnlab.masking import masked_softmax
 from attnlab.modules import AdditiveAttention, AveragePooling, DotProductAttention, NadarayaWatson
 from attnlab.multihead import MultiHeadAttention, PositionalEncoding
@@ -19,16 +20,19 @@ from attnlab.plotting import (
 )
 from attnlab.pooling import average_pooling, nadaraya_watson
 from attnlab.recording import Recording, record_attention, stack_heads
+from attnlab.training import train_pooling
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AdditiveAttention",
     "AveragePooling",
+    "BandwidthCurve",
     "DotProductAttention",
     "HeatmapDisplay",
     "MultiHeadAttention",
     "NadarayaWatson",
+    "NadarayaWatsonRegressor",
     "PositionalEncoding",
     "Recording",
     "__version__",
@@ -43,6 +47,8 @@ __all__ = [
     "plot_kernels",
     "plot_loss",
     "record_attention",
+    "select_bandwidth",
     "show_heatmaps",
     "stack_heads",
+    "train_pooling",
 ]
