@@ -32,7 +32,10 @@ def _vector(values: Any, name: str, func: str) -> np.ndarray:
     """1-D float NumPy array from a tensor, an array or a list of numbers or 0-d tensors."""
     if isinstance(values, Sequence) and not isinstance(values, str):
         try:
-            values = [float(value) for value in values]
+            values = [
+                float(value.detach() if isinstance(value, torch.Tensor) else value)
+                for value in values
+            ]
         except (TypeError, ValueError, RuntimeError) as error:
             raise TypeError(
                 f"{func}: {name} must be a sequence of numbers; got {_describe(values)}."
@@ -88,7 +91,7 @@ def plot_kernels(kernels: Any = None, *, bandwidth: float = 1.0, ax: Any = None)
     ax.set_xlabel("Distance between query and key, x - x_i")
     ax.set_ylabel("K((x - x_i) / h)")
     ax.set_title(f"Kernels at bandwidth h = {width:g}")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 
 
@@ -194,9 +197,11 @@ def plot_fits(
                               transform=grid[1, col].transAxes)  # fmt: skip
     if with_weights:
         stacked = torch.stack([weights[name] for name in weights])[None]  # (1, m, test, train)
-        HeatmapDisplay(stacked, xlabel="Training inputs", ylabel="Test inputs").plot(
-            grid[1, with_weights].reshape(1, -1), cmap=cmap, layout="grid"
+        display = HeatmapDisplay(stacked, xlabel="Training inputs", ylabel="Test inputs").plot(
+            grid[1, with_weights].reshape(1, -1), cmap=cmap, layout="grid", colorbar=False
         )
+        # the bar spans the whole bottom row, so it sits right of every heatmap
+        fig.colorbar(display.images_[0, 0], ax=list(grid[1]), shrink=0.6)
     return fig
 
 

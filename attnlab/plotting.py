@@ -63,8 +63,8 @@ def _check_axes(ax: Any, name: str, func: str) -> Axes:
 def _axes_grid(axes: Any, shape: tuple[int, int], func: str) -> np.ndarray:
     """``axes`` as an object array of the given ``(n_rows, n_cols)`` shape."""
     grid = np.asarray(axes, dtype=object)
-    if grid.ndim == 1 and shape[0] == 1:
-        grid = grid.reshape(shape)
+    if grid.ndim == 1 and 1 in shape and grid.size == shape[0] * shape[1]:
+        grid = grid.reshape(shape)  # one row or one column of axes, as plt.subplots gives it
     if grid.shape != shape:
         raise ValueError(
             f"{func}: axes must be one Axes or an array of shape {shape}, one per panel; "
@@ -177,7 +177,7 @@ class HeatmapDisplay:
         # 2) decide the layout: one Axes per panel, or one Axes holding all panels
         single = axes is not None and isinstance(axes, mpl.axes.Axes)
         if layout == "auto":
-            many = n_rows * n_cols > _heatmaps.MOSAIC_ABOVE
+            many = n_rows * n_cols > (1 if single else _heatmaps.MOSAIC_ABOVE)
             layout = "mosaic" if (single or axes is None) and many else "grid"
         if layout == "mosaic" and axes is not None and not single:
             raise ValueError(f"{func}: layout='mosaic' draws into one Axes; got an array of axes.")
