@@ -32,8 +32,8 @@ _HOW = (
 )
 _FIGURES = {
     "fits.png": "each method's fit (top) and its attention weights on one colour scale (bottom)",
-    "kernels.png": "the kernels a Nadaraya-Watson pooling can weigh keys with",
-    "bandwidth.png": "leave-one-out error against bandwidth, the selected h marked",
+    "kernels.png": "the kernels, and the Gaussian at each compared bandwidth h",
+    "bandwidth.png": "leave-one-out error against h; the selected, book's and learned h marked",
     "loss.png": "training loss of the learned bandwidth, epoch by epoch",
 }
 
@@ -131,10 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--n-train",
-        type=_integer(2, MAX_TRAIN),
+        type=_integer(3, MAX_TRAIN),
         default=50,
         metavar="N",
-        help=f"training points, 2 to {MAX_TRAIN} (default: 50, as in the book)",
+        help=f"training points, 3 to {MAX_TRAIN} (default: 50, as in the book)",
     )
     demo.add_argument(
         "--epochs",
@@ -274,18 +274,9 @@ def _demo(args: argparse.Namespace) -> int:
     }
 
     _use_agg()
-    from attnlab.plotting import plot_bandwidth_curve, plot_fits, plot_kernels, plot_loss
-
     folder.mkdir(parents=True, exist_ok=True)
-    x_train, y_train, x_test, y_test = data
-    drawn = {name: (fit.prediction, fit.weights) for name, fit in fits.items()}
-    learned = fits[METHODS[3]].bandwidth
-    _save(plot_fits(x_train, y_train, x_test, y_test, drawn), folder / "fits.png", dpi=120)
-    _save(plot_kernels(bandwidth=1.0), folder / "kernels.png", dpi=120)
-    selected = fits[METHODS[2]].bandwidth
-    curve = plot_bandwidth_curve(comparison.bandwidths, comparison.loo_errors, selected=selected)
-    _save(curve, folder / "bandwidth.png", dpi=120)
-    _save(plot_loss(comparison.losses), folder / "loss.png", dpi=120)
+    for name, figure in _demo_figures(comparison).items():
+        _save(figure, folder / name, dpi=120)
     with (folder / "metrics.json").open("w", encoding="utf-8") as file:
         json.dump(metrics, file, indent=2)
         file.write("\n")
@@ -297,18 +288,58 @@ def _demo(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(
             f"Attention pooling on the book's toy regression: {args.n_train} training points, "
-            f"{len(x_test)} test points, seed {args.seed}.\n"
+            f"{len(data.x_test)} test points, seed {args.seed}.\n"
         )
         print(format_table(comparison.test_mse, metrics["bandwidth"], epochs=args.epochs))
+        learned, selected = fits[METHODS[3]].bandwidth, fits[METHODS[2]].bandwidth
         print(f"\nThe learned h ({learned:.3f}) and the leave-one-out h ({selected:.3f}) both")
         print("minimise the leave-one-out error on the training points.")
-        print(f"\nWritten to {folder}{'/' if not str(folder).endswith('/') else ''}:")
+        print(f"\nWritten to {folder}/:")
         for name, what in _FIGURES.items():
             print(f"  {name:<14} {what}")
         print(f"  {'metrics.json':<14} test MSE, bandwidths and settings")
         print(f"  {'weights.npz':<14} the weights; draw them with")
         print(f"  {'':<14} attnlab heatmap {folder / 'weights.npz'} --key nw_learned --out w.png")
     return EXIT_OK
+
+
+def _demo_figures(comparison) -> dict:
+    """The demo's figures by file name, drawn by attnlab.plotting."""
+    from matplotlib.figure import Figure
+
+    from attnlab.compare import BOOK_BANDWIDTH, METHODS
+    from attnlab.plotting import plot_bandwidth_curve, plot_fits, plot_kernels, plot_loss
+
+    fits, data = comparison.fits, comparison.data
+    selected, learned = fits[METHODS[2]].bandwidth, fits[METHODS[3]].bandwidth
+    drawn = {name: (fit.prediction, fit.weights) for name, fit in fits.items()}
+
+    # kernels: every named kernel at h = 1, and the Gaussian at the three bandwidths compared
+    kernels = Figure(figsize=(10.0, 3.4), layout="constrained")
+    every, gaussian = kernels.subplots(1, 2)
+    plot_kernels(bandwidth=BOOK_BANDWIDTH, ax=every)
+    for label, bandwidth in (("book's h", BOOK_BANDWIDTH), ("leave-one-out h", selected),
+                             ("learned h", learned)):  # fmt: skip
+        plot_kernels("gaussian", bandwidth=bandwidth, ax=gaussian)
+        gaussian.lines[-1].set_label(f"{label} = {bandwidth:.3g}")
+    gaussian.set_title("The Gaussian kernel at the compared bandwidths")
+    gaussian.legend(fontsize="small")
+
+    # leave-one-out error against bandwidth, with the book's and the learned h marked too
+    curve = plot_bandwidth_curve(comparison.bandwidths, comparison.loo_errors, selected=selected)
+    axes = curve.axes[0]
+    axes.axvline(BOOK_BANDWIDTH, color="0.5", linestyle="-.", label="book's h = 1")
+    axes.axvline(learned, color="C2", linestyle=":", label=f"learned h = {learned:.3g}")
+    axes.legend(fontsize="small")
+
+    loss = plot_loss(comparison.losses)
+    loss.axes[0].set_title("Learning h: leave-one-out training loss")
+    return {
+        "fits.png": plot_fits(data.x_train, data.y_train, data.x_test, data.y_test, drawn),
+        "kernels.png": kernels,
+        "bandwidth.png": curve,
+        "loss.png": loss,
+    }
 
 
 def format_table(test_mse: dict[str, float], bandwidth: dict, *, epochs: int) -> str:

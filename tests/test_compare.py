@@ -1,0 +1,133 @@
+"""compare_methods: every method checked against a NumPy oracle written from its formula."""
+
+import numpy as np
+import pytest
+import torch
+
+from attnlab.compare import METHODS, Comparison, compare_methods
+from attnlab.datasets import Regression, toy_regression
+
+
+def nw_oracle(x_query, x_train, y_train, bandwidth, leave_one_out=False):
+    """Nadaraya-Watson with a Gaussian kernel, from the formula, in float64 NumPy."""
+    x_query, x_train, y_train = (
+        np.asarray(a, dtype=np.float64) for a in (x_query, x_train, y_train)
+    )
+    kernel = np.exp(-0.5 * ((x_query[:, None] - x_train[None, :]) / bandwidth) ** 2)
+    if leave_one_out:
+        np.fill_diagonal(kernel, 0.0)
+    weights = kernel / kernel.sum(axis=1, keepdims=True)
+    return weights @ y_train, weights
+
+
+def loo_mse(x_train, y_train, bandwidth):
+    prediction, _ = nw_oracle(x_train, x_train, y_train, bandwidth, leave_one_out=True)
+    return float(np.mean((prediction - np.asarray(y_train, dtype=np.float64)) ** 2))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return toy_regression(50, seed=0)
+
+
+@pytest.fixture(scope="module")
+def comparison(data):
+    return compare_methods(data, epochs=200)
+
+
+def test_methods_in_order_with_shapes(comparison, data):
+    assert isinstance(comparison, Comparison)
+    assert tuple(comparison.fits) == METHODS
+    for fit in comparison.fits.values():
+        assert fit.prediction.shape == (50,)
+        assert fit.weights.shape == (50, 50)
+        assert not fit.weights.requires_grad
+        assert (fit.weights >= 0).all()
+        torch.testing.assert_close(fit.weights.sum(-1), torch.ones(50))
+        torch.testing.assert_close(fit.weights @ data.y_train, fit.prediction)
+    assert comparison.test_mse == {name: fit.test_mse for name, fit in comparison.fits.items()}
+
+
+def test_average_pooling_matches_hand_computation(comparison, data):
+    fit = comparison.fits["average pooling"]
+    y_train, y_test = data.y_train.double().numpy(), data.y_test.double().numpy()
+    expected = np.mean((y_train.mean() - y_test) ** 2)
+    assert fit.test_mse == pytest.approx(expected, rel=1e-5)
+    assert fit.bandwidth is None
+
+
+def test_book_bandwidth_matches_oracle(comparison, data):
+    fit = comparison.fits["NW, h = 1 (book)"]
+    prediction, weights = nw_oracle(data.x_test, data.x_train, data.y_train, 1.0)
+    assert fit.bandwidth == 1.0
+    np.testing.assert_allclose(fit.weights.numpy(), weights, atol=1e-6)
+    np.testing.assert_allclose(fit.prediction.numpy(), prediction, atol=1e-5)
+    expected = np.mean((prediction - data.y_test.double().numpy()) ** 2)
+    assert fit.test_mse == pytest.approx(expected, rel=1e-4)
+
+
+def test_loo_bandwidth_minimises_the_leave_one_out_error(comparison, data):
+    fit = comparison.fits["NW, leave-one-out h"]
+    h = fit.bandwidth
+    error_at_h = loo_mse(data.x_train, data.y_train, h)
+    # no bandwidth nearby, nor the book's, does better on held-out training points
+    for other in (1.0, h * 0.8, h * 1.25, *comparison.bandwidths):
+        assert error_at_h <= loo_mse(data.x_train, data.y_train, other) + 1e-6
+    # the curve holds leave-one-out errors, as recomputed from the formula
+    pairs = list(zip(comparison.bandwidths, comparison.loo_errors, strict=True))
+    for bandwidth, error in pairs[::7]:
+        assert error == pytest.approx(loo_mse(data.x_train, data.y_train, bandwidth), rel=1e-3)
+    prediction, _ = nw_oracle(data.x_test, data.x_train, data.y_train, h)
+    np.testing.assert_allclose(fit.prediction.numpy(), prediction, atol=1e-5)
+
+
+def test_learned_bandwidth_reaches_the_loo_optimum(comparison, data):
+    learned = comparison.fits["NW, learned h"].bandwidth
+    selected = comparison.fits["NW, leave-one-out h"].bandwidth
+    # gradient descent on the leave-one-out loss and the search minimise the same function
+    assert learned == pytest.approx(selected, rel=0.1)
+    assert len(comparison.losses) == comparison.epochs == 200
+    assert comparison.losses[-1] < comparison.losses[0]
+    # the loss history is the leave-one-out MSE, as recomputed from the formula
+    assert comparison.losses[0] == pytest.approx(loo_mse(data.x_train, data.y_train, 1.0), rel=1e-3)
+    assert comparison.losses[-1] == pytest.approx(
+        loo_mse(data.x_train, data.y_train, learned), rel=1e-2
+    )
+    prediction, _ = nw_oracle(data.x_test, data.x_train, data.y_train, learned)
+    np.testing.assert_allclose(comparison.fits["NW, learned h"].prediction, prediction, atol=1e-5)
+
+
+def test_attention_pooling_beats_average_pooling(comparison):
+    mse = comparison.test_mse
+    assert mse["NW, leave-one-out h"] < mse["average pooling"]
+    assert mse["NW, learned h"] < mse["average pooling"]
+    assert mse["NW, h = 1 (book)"] < mse["average pooling"]
+
+
+def test_same_data_gives_identical_results(data):
+    first, second = compare_methods(data, epochs=15), compare_methods(data, epochs=15)
+    assert first.test_mse == second.test_mse
+    assert first.losses == second.losses
+    np.testing.assert_array_equal(first.loo_errors, second.loo_errors)
+
+
+def test_other_target_and_default_data():
+    data = toy_regression(30, function="sine", seed=4)
+    result = compare_methods(data, epochs=5)
+    assert result.fits["NW, learned h"].weights.shape == (50, 30)
+    assert len(result.losses) == 5
+    assert compare_methods(epochs=3).data.x_train.shape == (50,)
+
+
+@pytest.mark.parametrize("epochs", [0, -3, 2.5, True])
+def test_bad_epochs(data, epochs):
+    with pytest.raises(ValueError, match=r"compare_methods: epochs must be a positive integer"):
+        compare_methods(data, epochs=epochs)
+
+
+def test_bad_data():
+    with pytest.raises(
+        TypeError, match=r"compare_methods: data must be an attnlab.datasets.Regression"
+    ):
+        compare_methods((torch.zeros(3),) * 4)
+    assert isinstance(toy_regression(5), Regression)
