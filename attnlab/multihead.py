@@ -147,9 +147,7 @@ class MultiHeadAttention(_KeepsWeights):
         dropout = self.dropout if self.training else 0.0
         # 1) score, 2) normalise over admissible keys, 3) weighted sum, all per head
         if need_weights:
-            heads, weights = dot_product_attention(
-                queries, keys, values, mask=allowed, dropout=dropout, training=self.training
-            )  # (*b, h, q, s), (*b, h, q, k)
+            heads, weights = self._attend(queries, keys, values, allowed, dropout)
         else:
             heads = F.scaled_dot_product_attention(
                 queries, keys, values, attn_mask=allowed, dropout_p=dropout
@@ -161,10 +159,22 @@ class MultiHeadAttention(_KeepsWeights):
         output = self.W_o(heads.transpose(-3, -2).flatten(-2))  # (*b, q, h, s) -> (*b, q, h*s)
         return self._keep(output, weights)
 
+    def _attend(self, queries, keys, values, allowed, dropout=0.0):
+        """Per-head ``dot_product_attention`` on contiguous heads: the transposed views would
+        make both batched matrix products copy their inputs anyway, more slowly."""
+        return dot_product_attention(
+            queries.contiguous(),
+            keys.contiguous(),
+            values.contiguous(),
+            mask=allowed,
+            dropout=dropout,
+            training=dropout > 0,
+        )  # (*b, h, q, s), (*b, h, q, k)
+
     def _weights(self, queries, keys, values, valid_lens=None, *, mask=None, **_) -> torch.Tensor:
         """The weights a call with these arguments attends with, before dropout."""
         queries, keys, values, allowed = self._inputs(queries, keys, values, valid_lens, mask)
-        return dot_product_attention(queries, keys, values, mask=allowed)[1]
+        return self._attend(queries, keys, values, allowed)[1]
 
     def extra_repr(self) -> str:
         return f"num_hiddens={self.num_hiddens}, num_heads={self.num_heads}, dropout={self.dropout}"
