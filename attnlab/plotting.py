@@ -164,18 +164,20 @@ class HeatmapDisplay:
     def _plot(self, func, axes, figsize, cmap, vmin, vmax, colorbar, layout, masked_color,
               imshow_kw, colorbar_kw) -> HeatmapDisplay:  # fmt: skip
         import matplotlib as mpl
+        from matplotlib.axes import Axes
+        from matplotlib.colors import Normalize
 
         n_rows, n_cols, _, _ = self.matrices_.shape
         check_choice(layout, "layout", func, LAYOUTS)
         # 1) one norm for every panel, so the single colour bar is true for all of them
-        self.norm_ = mpl.colors.Normalize(*_heatmaps.color_limits(self.matrices_, vmin, vmax, func))
+        self.norm_ = Normalize(*_heatmaps.color_limits(self.matrices_, vmin, vmax, func))
         # with_extremes copies: the registered (or the caller's) colour map stays as it was
         colormap = mpl.colormaps[cmap] if isinstance(cmap, str) else cmap
         colormap = colormap.with_extremes(bad=masked_color)
         image_kw = {"cmap": colormap, "norm": self.norm_, "interpolation": "nearest"}
         image_kw.update(imshow_kw or {})
         # 2) decide the layout: one Axes per panel, or one Axes holding all panels
-        single = axes is not None and isinstance(axes, mpl.axes.Axes)
+        single = isinstance(axes, Axes)
         if layout == "auto":
             many = n_rows * n_cols > (1 if single else _heatmaps.MOSAIC_ABOVE)
             layout = "mosaic" if (single or axes is None) and many else "grid"

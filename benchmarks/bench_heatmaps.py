@@ -72,6 +72,26 @@ def _time(draw, path: str, repeats: int) -> tuple[float, float, int]:
     return statistics.median(walls), statistics.median(cpus), os.path.getsize(path)
 
 
+def _check_agreement(weights: torch.Tensor, titles: list[str], labels: dict) -> None:
+    """Both draw the same arrays; only attnlab's colour bar is true for every panel."""
+    book_show_heatmaps(weights, titles=titles, figsize=FIGSIZE, **labels)
+    book_images = [ax.images[0] for ax in plt.gcf().axes if ax.get_label() != "<colorbar>"]
+    fig = show_heatmaps(weights, titles=titles, figsize=FIGSIZE, **labels)
+    images = fig.axes[0].images
+    expected = weights.reshape(-1, N_QUERIES, N_KEYS).numpy()
+    same = all(
+        (a.get_array() == e).all() and (b.get_array() == e).all()
+        for a, b, e in zip(book_images, images, expected, strict=True)
+    )
+    print(f"both draw the input arrays: {same}")
+    for name, drawn in (("book", book_images), ("attnlab", images)):
+        bar = drawn[-1].norm  # the book's bar belongs to its last panel
+        true_for = sum((i.norm.vmin, i.norm.vmax) == (bar.vmin, bar.vmax) for i in drawn)
+        print(f"{name}'s colour bar ({bar.vmin:.3f} to {bar.vmax:.3f}) is true for "
+              f"{true_for} of {len(drawn)} panels")  # fmt: skip
+    plt.close("all")
+
+
 def main() -> None:
     weights = _weights()
     titles = [f"Head {i}" for i in range(1, N_HEADS + 1)]
@@ -115,6 +135,7 @@ def main() -> None:
             results[name] = _time(draw, os.path.join(folder, "figure.png"), repeats)
             wall, cpu, size = results[name]
             print(f"{name:36s} wall {wall:6.2f} s   cpu {cpu:6.2f} s   png {size / 1e3:6.0f} kB")
+        _check_agreement(weights, titles, labels)
     book_wall, book_cpu, _ = results["book show_heatmaps"]
     for name, (wall, cpu, _) in results.items():
         if name != "book show_heatmaps":
