@@ -25,7 +25,7 @@ import attnlab  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 NOTEBOOKS = ROOT / "notebooks"
-LESSONS_URI = "notebooks/"  # docs/_hooks/notebooks.py publishes notebooks/*.ipynb here
+LESSONS_URI = "notebooks/"  # docs/_hooks/sections.py publishes notebooks/*.ipynb here
 PUBLIC_MODULES = sorted(
     info.name for info in pkgutil.iter_modules(attnlab.__path__) if not info.name.startswith("_")
 )
@@ -122,3 +122,7 @@ def test_mkdocs_build_is_strict_clean(tmp_path):
     for path in NOTEBOOKS.glob("*.ipynb"):
         assert (tmp_path / "notebooks" / path.stem / "index.html").is_file(), path.name
         assert f"notebooks/{path.stem}/" in lessons, f"lessons/index.md does not list {path.name}"
+    benchmarks = (tmp_path / "benchmarks" / "index.html").read_text(encoding="utf-8")
+    for path in (DOCS / "benchmarks").glob("*.md"):
+        if path.name != "index.md":
+            assert f'href="{path.stem}/"' in benchmarks, f"benchmarks/index.md misses {path.name}"
