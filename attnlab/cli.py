@@ -20,7 +20,7 @@ __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 DEFAULT_OUT = "attnlab-demo"
-MAX_TRAIN = 10_000
+MAX_TRAIN = 1_000  # each training epoch costs n_train^2 kernel evaluations
 
 # file-name-safe keys of the demo's methods in weights.npz, in the order of compare.METHODS
 _SLUGS = ("average_pooling", "nw_book", "nw_loo", "nw_learned")
@@ -28,7 +28,7 @@ _HOW = (
     "ignores the query",
     "fixed, the book's setting",
     "minimises the leave-one-out error (grid search)",
-    "learned: {epochs} epochs of gradient descent, leave-one-out keys",
+    "learned: {epochs} epochs of Adam on leave-one-out keys",
 )
 _FIGURES = {
     "fits.png": "each method's fit (top) and its attention weights on one colour scale (bottom)",
@@ -287,8 +287,9 @@ def _demo(args: argparse.Namespace) -> int:
 
     if not args.quiet:
         print(
-            f"Attention pooling on the book's toy regression: {args.n_train} training points, "
-            f"{len(data.x_test)} test points, seed {args.seed}.\n"
+            f"Attention pooling on the book's toy regression (seed {args.seed}): {args.n_train} "
+            f"noisy training points;\ntest MSE against the true function at {len(data.x_test)} "
+            "test points.\n"
         )
         print(format_table(comparison.test_mse, metrics["bandwidth"], epochs=args.epochs))
         learned, selected = fits[METHODS[3]].bandwidth, fits[METHODS[2]].bandwidth

@@ -184,7 +184,7 @@ def test_unwritable_output_is_a_runtime_failure(tmp_path, capsys, quick_figures)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["demo", "--n-train", "2"], r"--n-train: expected an integer from 3 to 10000; got 2"),
+        (["demo", "--n-train", "2"], r"--n-train: expected an integer from 3 to 1000; got 2"),
         (["demo", "--epochs", "0"], r"--epochs: expected an integer >= 1; got 0"),
         (["demo", "--seed", "x"], r"--seed: expected an integer; got 'x'"),
         (["demo", "--bogus"], r"unrecognized arguments: --bogus"),
