@@ -100,6 +100,23 @@ def _integer(low: int, high: int | None = None):
     return parse
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+    if not 0 < value < 1000:
+        raise argparse.ArgumentTypeError(f"expected a positive number below 1000; got {text}")
+    return value
+
+
+def _figure_size(shape: tuple[int, ...]) -> tuple[float, float]:
+    """About 2.5 inches per panel, as in the book, shrunk so that a big grid stays 20 across."""
+    rows, cols = (1, 1) if len(shape) == 2 else (1, shape[0]) if len(shape) == 3 else shape[:2]
+    panel = max(1.0, min(2.5, 20.0 / max(rows, cols)))
+    return (panel * cols + 1.0, panel * rows + 0.5)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``attnlab`` command."""
     from attnlab import __version__
@@ -172,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     heatmap.add_argument(
         "--cmap", default="Reds", metavar="NAME", help="matplotlib colour map (default: Reds)"
+    )
+    heatmap.add_argument(
+        "--figsize",
+        nargs=2,
+        type=_positive_float,
+        metavar=("W", "H"),
+        help="figure size in inches (default: about 2.5 per panel, at most 20 across)",
     )
     heatmap.add_argument(
         "--dpi", type=_integer(10, 1200), default=150, metavar="N", help="resolution (default: 150)"
@@ -383,7 +407,12 @@ def _heatmap(args: argparse.Namespace) -> int:
 
     try:
         figure = show_heatmaps(
-            weights, xlabel=args.xlabel, ylabel=args.ylabel, titles=args.titles, cmap=args.cmap
+            weights,
+            xlabel=args.xlabel,
+            ylabel=args.ylabel,
+            titles=args.titles,
+            figsize=tuple(args.figsize) if args.figsize else _figure_size(weights.shape),
+            cmap=args.cmap,
         )
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None

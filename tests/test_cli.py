@@ -191,6 +191,14 @@ def test_unwritable_output_is_a_runtime_failure(tmp_path, capsys, quick_figures)
         (["nonsense"], r"invalid choice: 'nonsense'"),
         ([], r"the following arguments are required: COMMAND"),
         (["heatmap", "weights.npy"], r"the following arguments are required: --out"),
+        (
+            ["heatmap", "w.npy", "--out", "w.png", "--figsize", "4", "-1"],
+            r"--figsize: expected a positive",
+        ),
+        (
+            ["heatmap", "w.npy", "--out", "w.png", "--dpi", "5"],
+            r"--dpi: expected an integer from 10",
+        ),
     ],
 )
 def test_bad_arguments_exit_2(args, message, capsys):
@@ -313,6 +321,15 @@ def test_heatmap_passes_labels_titles_and_cmap(tmp_path, drawn):
     kwargs = drawn[-1][1]
     assert kwargs["xlabel"] == "Keys (tokens)" and kwargs["ylabel"] == "Q"
     assert kwargs["titles"] == ["head 1", "head 2"] and kwargs["cmap"] == "viridis"
+    # 2.5 inches per panel as in the book (plus room for labels and the colour bar) ...
+    assert kwargs["figsize"] == (2.5 * 2 + 1.0, 2.5 + 0.5)
+    # ... shrunk for a big grid, so that 12 x 12 heads stay 20 inches across
+    np.save(tmp_path / "big.npy", np.ones((12, 12, 3, 3)) / 3)
+    assert main(["heatmap", str(tmp_path / "big.npy"), "--out", str(tmp_path / "big.png")]) == 0
+    assert drawn[-1][1]["figsize"] == pytest.approx((20 / 12 * 12 + 1.0, 20 / 12 * 12 + 0.5))
+    out = str(tmp_path / "w.png")
+    assert main(["heatmap", str(tmp_path / "w.npy"), "--out", out, "--figsize", "4", "3"]) == 0
+    assert drawn[-1][1]["figsize"] == (4.0, 3.0)
 
 
 def bad_files(tmp_path):
