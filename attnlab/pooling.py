@@ -26,8 +26,9 @@ from attnlab.masking import softmax
 __all__ = ["average_pooling", "nadaraya_watson"]
 
 # queries per chunk are chosen so that one chunk's (queries x keys x features) work tensor
-# holds about this many elements (16 MiB in float32), whatever the problem size
-_CHUNK_ELEMENTS = 1 << 22
+# holds about this many elements (4 MiB in float32), whatever the problem size; a chunk makes
+# a dozen such temporaries, so peak memory stays near 100 MiB
+_CHUNK_ELEMENTS = 1 << 20
 # the gaussian fast path works on blocks that stay in a core's cache (1 MiB in float32)
 _FAST_CHUNK_ELEMENTS = 1 << 18
 
