@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 DEFAULT_OUT = "attnlab-demo"
@@ -24,12 +24,6 @@ MAX_TRAIN = 1_000  # each training epoch costs n_train^2 kernel evaluations
 
 # file-name-safe keys of the demo's methods in weights.npz, in the order of compare.METHODS
 _SLUGS = ("average_pooling", "nw_book", "nw_loo", "nw_learned")
-_HOW = (
-    "ignores the query",
-    "fixed, the book's setting",
-    "minimises the leave-one-out error (grid search)",
-    "learned: {epochs} epochs of Adam on leave-one-out keys",
-)
 _FIGURES = {
     "fits.png": "each method's fit (top) and its attention weights on one colour scale (bottom)",
     "kernels.png": "the kernels, and the Gaussian at each compared bandwidth h",
@@ -285,6 +279,7 @@ def _demo(args: argparse.Namespace) -> int:
     metrics = {
         "test_mse": comparison.test_mse,
         "bandwidth": {name: fit.bandwidth for name, fit in fits.items()},
+        "final_training_loss": comparison.losses[-1],
         "settings": {
             "data": "attnlab.datasets.toy_regression (the book's 2 sin(x) + x^0.8, noise 0.5)",
             "seed": args.seed,
@@ -292,7 +287,6 @@ def _demo(args: argparse.Namespace) -> int:
             "n_test": len(data.x_test),
             "epochs": args.epochs,
             "kernel": "gaussian",
-            "final_training_loss": comparison.losses[-1],
             "attnlab_version": __version__,
         },
     }
@@ -315,10 +309,11 @@ def _demo(args: argparse.Namespace) -> int:
             f"noisy training points;\ntest MSE against the true function at {len(data.x_test)} "
             "test points.\n"
         )
-        print(format_table(comparison.test_mse, metrics["bandwidth"], epochs=args.epochs))
-        learned, selected = fits[METHODS[3]].bandwidth, fits[METHODS[2]].bandwidth
-        print(f"\nThe learned h ({learned:.3f}) and the leave-one-out h ({selected:.3f}) both")
-        print("minimise the leave-one-out error on the training points.")
+        print(comparison.table())
+        print(
+            "\nLearning h minimises the same leave-one-out error as the search, so the two\n"
+            "bandwidths agree once training has converged (see bandwidth.png and loss.png)."
+        )
         print(f"\nWritten to {folder}/:")
         for name, what in _FIGURES.items():
             print(f"  {name:<14} {what}")
@@ -365,18 +360,6 @@ def _demo_figures(comparison) -> dict:
         "bandwidth.png": curve,
         "loss.png": loss,
     }
-
-
-def format_table(test_mse: dict[str, float], bandwidth: dict, *, epochs: int) -> str:
-    """The demo's table: one row per method with its bandwidth, test MSE and how h was chosen."""
-    width = max(len(name) for name in test_mse)
-    lines = [f"{'method':<{width}}  {'h':>6}  {'test MSE':>8}  how h was chosen"]
-    for name, how in zip(test_mse, _HOW, strict=True):
-        h = "-" if bandwidth[name] is None else f"{bandwidth[name]:.3f}"
-        lines.append(
-            f"{name:<{width}}  {h:>6}  {test_mse[name]:>8.4f}  {how.format(epochs=epochs)}"
-        )
-    return "\n".join(lines)
 
 
 def _heatmap(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from attnlab.modules import NadarayaWatson
 from attnlab.pooling import average_pooling, nadaraya_watson
 from attnlab.training import train_pooling
 
-__all__ = ["METHODS", "Comparison", "Fit", "compare_methods"]
+__all__ = ["BOOK_BANDWIDTH", "HOW_CHOSEN", "METHODS", "Comparison", "Fit", "compare_methods"]
 
 METHODS: tuple[str, ...] = (
     "average pooling",
@@ -35,6 +35,14 @@ METHODS: tuple[str, ...] = (
     "NW, learned h",
 )
 """The compared methods, in the order of :attr:`Comparison.fits`."""
+
+HOW_CHOSEN: tuple[str, ...] = (
+    "ignores the query",
+    "fixed, the book's setting",
+    "minimises the leave-one-out error (grid search)",
+    "learned: {epochs} epochs of Adam on leave-one-out keys",
+)
+"""How each method of :data:`METHODS` sets its bandwidth, for the table."""
 
 BOOK_BANDWIDTH = 1.0
 """The book's Nadaraya-Watson bandwidth: its Gaussian kernel is ``exp(-(x - x_i)^2 / 2)``."""
@@ -76,6 +84,16 @@ class Comparison:
         """Test MSE per method name."""
         return {name: fit.test_mse for name, fit in self.fits.items()}
 
+    def table(self) -> str:
+        """A plain-text table: one row per method with its bandwidth, test MSE and how h was set."""
+        width = max(len(name) for name in self.fits)
+        lines = [f"{'method':<{width}}  {'h':>6}  {'test MSE':>8}  how h was chosen"]
+        for (name, fit), how in zip(self.fits.items(), HOW_CHOSEN, strict=True):
+            h = "-" if fit.bandwidth is None else f"{fit.bandwidth:.3f}"
+            how = how.format(epochs=self.epochs)
+            lines.append(f"{name:<{width}}  {h:>6}  {fit.test_mse:>8.4f}  {how}")
+        return "\n".join(lines)
+
 
 def _fit(prediction: torch.Tensor, weights: torch.Tensor, y_test: torch.Tensor, bandwidth) -> Fit:
     test_mse = float(torch.mean((prediction - y_test) ** 2))  # (n_test,) -> ()
@@ -113,6 +131,8 @@ def compare_methods(
     (torch.Size([50]), torch.Size([50, 50]))
     >>> fit.test_mse < comparison.fits["average pooling"].test_mse
     True
+    >>> print(comparison.table().splitlines()[0])
+    method                    h  test MSE  how h was chosen
     """
     func = "compare_methods"
     if data is None:

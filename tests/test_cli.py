@@ -97,6 +97,7 @@ def test_default_demo_table_matches_metrics_and_hand_computation(default_demo):
     by_hand = np.mean((y_train.mean() - y_test) ** 2)
     assert metrics["test_mse"]["average pooling"] == pytest.approx(by_hand, rel=1e-5)
     assert metrics["bandwidth"]["NW, h = 1 (book)"] == 1.0
+    assert metrics["final_training_loss"] > 0
 
 
 def test_default_demo_attention_beats_average_pooling(default_demo):

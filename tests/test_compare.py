@@ -131,3 +131,18 @@ def test_bad_data():
     ):
         compare_methods((torch.zeros(3),) * 4)
     assert isinstance(toy_regression(5), Regression)
+
+
+def test_table_lists_every_method_with_its_numbers(comparison):
+    lines = comparison.table().splitlines()
+    assert lines[0].split() == ["method", "h", "test", "MSE", "how", "h", "was", "chosen"]
+    for line, (name, fit) in zip(lines[1:], comparison.fits.items(), strict=True):
+        h, mse = line[len(name) :].split()[:2]
+        assert line.startswith(name)
+        assert float(mse) == pytest.approx(fit.test_mse, abs=5e-5)
+        assert (
+            h == "-"
+            if fit.bandwidth is None
+            else float(h) == pytest.approx(fit.bandwidth, abs=5e-4)
+        )
+    assert "200 epochs" in lines[-1]
