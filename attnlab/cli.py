@@ -265,6 +265,7 @@ def _output_folder(out: str | None, force: bool) -> Path:
 
 def _demo(args: argparse.Namespace) -> int:
     import numpy as np
+    import torch
 
     from attnlab import __version__
     from attnlab.compare import METHODS, compare_methods
@@ -273,7 +274,13 @@ def _demo(args: argparse.Namespace) -> int:
     folder = _output_folder(args.out, args.force)
     progress = not args.quiet and sys.stderr.isatty()
     data = toy_regression(args.n_train, seed=args.seed)
-    comparison = compare_methods(data, epochs=args.epochs, progress=progress)
+    threads = torch.get_num_threads()
+    if args.n_train <= 200:  # (n, n) tensors this small cost more to share out than to compute
+        torch.set_num_threads(1)
+    try:
+        comparison = compare_methods(data, epochs=args.epochs, progress=progress)
+    finally:
+        torch.set_num_threads(threads)
     fits = comparison.fits
 
     metrics = {
