@@ -79,7 +79,7 @@ def select_bandwidth(
     *,
     kernel="gaussian",
     bounds: tuple[float, float] | None = None,
-    n_grid: int = 30,
+    n_grid: int = 24,
     return_curve: bool = False,
 ) -> float | np.ndarray | tuple[float | np.ndarray, BandwidthCurve]:
     """Choose the bandwidth that minimises the leave-one-out mean squared error.
@@ -103,7 +103,7 @@ def select_bandwidth(
         Search range of the bandwidth (for several features, of the geometric mean of the
         per-feature bandwidths). By default from a quarter of the median nearest-neighbour
         distance to ten standard deviations (wider if a compact kernel needs it).
-    n_grid : int, default 30
+    n_grid : int, default 24
         Points of the coarse grid, evenly spaced in log-bandwidth.
     return_curve : bool, default False
         Also return the grid's errors as a :class:`BandwidthCurve`.
@@ -123,7 +123,7 @@ def select_bandwidth(
     0.252
     >>> bandwidth, curve = select_bandwidth(data.x_train, data.y_train, return_curve=True)
     >>> curve.bandwidths.shape, curve.errors.shape
-    ((30,), (30,))
+    ((24,), (24,))
     """
     func = "select_bandwidth"
     inputs, targets = _as_array(X, "X", func), _as_array(y, "y", func)
@@ -215,7 +215,7 @@ def _check_bounds(bounds, func: str) -> tuple[float, float]:
     return low, high
 
 
-def _golden_section(objective, left, right, best_point, best_error, tolerance=1e-3):
+def _golden_section(objective, left, right, best_point, best_error, tolerance=3e-3):
     """Minimise ``objective`` on ``[left, right]``; keep the best point seen (start included)."""
     inner_left = right - _GOLDEN * (right - left)
     inner_right = left + _GOLDEN * (right - left)

@@ -14,6 +14,7 @@ Run with ``python -m benchmarks regression``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -59,34 +60,53 @@ def line(name: str, seconds: float, extra: str = "") -> None:
     print(f"  {name:<46} {seconds * 1e3:10.1f} ms  {extra}", flush=True)
 
 
+@contextlib.contextmanager
+def threads(count: int):
+    """Run with ``count`` torch threads, then restore the previous setting."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+# all cores, and one core: statsmodels runs on one, and a single thread never waits at a
+# barrier for a sibling thread that a busy machine has descheduled
+THREAD_COUNTS = sorted({torch.get_num_threads(), 1}, reverse=True)
+
+
 def bench_prediction(n: int = 5000) -> None:
     print(f"\n1) prediction, {n:,} training points x {n:,} queries, bandwidth {BANDWIDTH}")
     data = toy_regression(n, seed=0, dtype=torch.float64)
     queries = torch.rand(n, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 5
     x, y, q = data.x_train.numpy(), data.y_train.numpy(), queries.numpy()
     oracle = kernel_reg(endog=y, exog=x, var_type="c", reg_type="lc", bw=[BANDWIDTH])
-    sm_time = best_of(lambda: oracle.fit(q), repeats=1)
+    sm_time = best_of(lambda: oracle.fit(q), repeats=2)
     expected, _ = oracle.fit(q)
-    line("statsmodels KernelReg(reg_type='lc').fit", sm_time)
-    for dtype in (torch.float32, torch.float64):
-        args = (queries.to(dtype), data.x_train.to(dtype), data.y_train.to(dtype))
-
-        def run(args=args):
-            return nadaraya_watson(*args, bandwidth=BANDWIDTH, need_weights=False)[0]
-
-        seconds = best_of(run)
-        error = np.abs(run().double().numpy() - expected).max()
-        name = f"attnlab nadaraya_watson, {str(dtype).removeprefix('torch.')}"
-        line(name, seconds, f"x{sm_time / seconds:5.1f}   max |diff| {error:.1e}")
-        if dtype == torch.float32:
-            verdict = "met" if sm_time / seconds >= 10 and error < 1e-4 else "MISSED"
-            print(f"     bar (>= 10x faster, max |diff| < 1e-4 in float32): {verdict}")
+    line("statsmodels KernelReg(reg_type='lc').fit", sm_time, "(one core)")
     model = NadarayaWatsonRegressor(bandwidth=BANDWIDTH).fit(x[:, None], y)
-    seconds = best_of(lambda: model.predict(q[:, None]))
-    line("attnlab NadarayaWatsonRegressor.predict, float64", seconds, f"x{sm_time / seconds:5.1f}")
+    for count in THREAD_COUNTS:
+        with threads(count):
+            for dtype in (torch.float32, torch.float64):
+                args = (queries.to(dtype), data.x_train.to(dtype), data.y_train.to(dtype))
+
+                def run(args=args):
+                    return nadaraya_watson(*args, bandwidth=BANDWIDTH, need_weights=False)[0]
+
+                seconds = best_of(run)
+                error = np.abs(run().double().numpy() - expected).max()
+                name = f"nadaraya_watson, {str(dtype).removeprefix('torch.')}, {count} thread(s)"
+                line(name, seconds, f"x{sm_time / seconds:5.1f}   max |diff| {error:.1e}")
+                if dtype == torch.float32:
+                    met = sm_time / seconds >= 10 and error < 1e-4
+                    print(f"     bar (>= 10x, max |diff| < 1e-4): {'met' if met else 'MISSED'}")
+            seconds = best_of(lambda: model.predict(q[:, None]))
+            name = f"NadarayaWatsonRegressor.predict, {count} thread(s)"
+            line(name, seconds, f"x{sm_time / seconds:5.1f}   (float64, with validation)")
     args = (queries.float(), data.x_train.float(), data.y_train.float())
     seconds = best_of(lambda: nadaraya_watson(*args, bandwidth=BANDWIDTH), repeats=2)
-    line("  for reference: with the weights, float32", seconds, f"x{sm_time / seconds:5.1f}")
+    line("  for reference: returning the weights", seconds, f"x{sm_time / seconds:5.1f}")
 
 
 def bench_selection(n: int = 1000) -> None:
@@ -97,14 +117,16 @@ def bench_selection(n: int = 1000) -> None:
         lambda: kernel_reg(endog=y, exog=x, var_type="c", reg_type="lc", bw="cv_ls")
     )
     line("statsmodels KernelReg(bw='cv_ls') (timed once)", sm_time, f"h = {oracle.bw[0]:.5f}")
-    seconds = best_of(lambda: select_bandwidth(x, y), repeats=3)
-    bandwidth = select_bandwidth(x, y)
-    line("attnlab select_bandwidth", seconds, f"x{sm_time / seconds:5.1f}   h = {bandwidth:.5f}")
+    for count in THREAD_COUNTS:
+        with threads(count):
+            seconds = best_of(lambda: select_bandwidth(x, y), repeats=3)
+            bandwidth = select_bandwidth(x, y)
+        name = f"select_bandwidth, {count} thread(s)"
+        line(name, seconds, f"x{sm_time / seconds:5.1f}   h = {bandwidth:.5f}")
+        print(f"     bar (>= 20x faster): {'met' if sm_time / seconds >= 20 else 'MISSED'}")
     loo = oracle.cv_loo
     errors = [float(loo(np.array([h]), oracle.est["lc"])[0]) for h in (oracle.bw[0], bandwidth)]
     print(f"     leave-one-out MSE: statsmodels {errors[0]:.6f}, attnlab {errors[1]:.6f}")
-    verdict = "met" if sm_time / seconds >= 20 else "MISSED"
-    print(f"     bar (>= 20x faster): {verdict}")
 
 
 def bench_throughput(n: int = 5000) -> None:
@@ -114,14 +136,6 @@ def bench_throughput(n: int = 5000) -> None:
     values = torch.randn(n, generator=generator)
     elements = n * n
     scores, out = torch.randn(elements) - 3, torch.empty(elements)
-    exp_time = best_of(lambda: torch.exp(scores, out=out))
-    nw_time = best_of(
-        lambda: nadaraya_watson(queries, keys, values, bandwidth=BANDWIDTH, need_weights=False)
-    )
-    print(f"  threads: {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
-    line("torch.exp over as many elements", exp_time, f"{elements / exp_time / 1e9:5.2f} G/s")
-    line("nadaraya_watson, gaussian", nw_time, f"{elements / nw_time / 1e9:5.2f} G/s")
-    print(f"     nadaraya_watson runs at {exp_time / nw_time:.0%} of torch.exp's rate")
     # the same blocks as the gaussian fast path, adding one stage at a time
     rows = max(1, (1 << 18) // n)
     block = torch.empty(rows, n)
@@ -140,12 +154,26 @@ def bench_throughput(n: int = 5000) -> None:
             if count >= 4:
                 torch.mm(part, both, out=sums[start : start + rows])
 
-    previous = 0.0
-    names = ["difference (q - k) per block", "square, clamp", "exp", "matrix product [y, 1]"]
-    for count, name in enumerate(names, start=1):
-        seconds = best_of(lambda count=count: stages(count))
-        line(f"  + {name}", seconds - previous, f"(cumulative {seconds * 1e3:.1f} ms)")
-        previous = seconds
+    print(f"  load average {os.getloadavg()[0]:.1f} (the machine's other work shares its cores)")
+    for count in THREAD_COUNTS:
+        with threads(count):
+            exp_time = best_of(lambda: torch.exp(scores, out=out))
+            nw_time = best_of(
+                lambda: nadaraya_watson(
+                    queries, keys, values, bandwidth=BANDWIDTH, need_weights=False
+                )
+            )
+            name = f"torch.exp over as many elements, {count} thread(s)"
+            line(name, exp_time, f"{elements / exp_time / 1e9:5.2f} G/s")
+            name = f"nadaraya_watson, gaussian, {count} thread(s)"
+            line(name, nw_time, f"{elements / nw_time / 1e9:5.2f} G/s")
+            print(f"     nadaraya_watson runs at {exp_time / nw_time:.0%} of torch.exp's rate")
+            previous = 0.0
+            names = ["difference q - k per block", "square, clamp", "exp", "product with [y, 1]"]
+            for stage, name in enumerate(names, start=1):
+                seconds = best_of(lambda stage=stage: stages(stage))
+                line(f"  + {name}", seconds - previous, f"(cumulative {seconds * 1e3:.1f} ms)")
+                previous = seconds
 
 
 MEMORY_SCRIPT = """
