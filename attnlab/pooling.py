@@ -283,8 +283,9 @@ def _gaussian_fast(
     safe_total = n_keys * math.exp(floor) / info.eps
     scale = 1.0 / (bandwidth * math.sqrt(2.0))  # () or (d,)
     scaled_queries, scaled_keys = queries * scale, keys * scale  # (q, d), (k, d)
-    values_and_ones = torch.cat([values, torch.ones_like(values[:, :1])], dim=1)  # (k, v + 1)
-    sums = torch.empty(n_queries, values.shape[1] + 1, dtype=values.dtype, device=values.device)
+    # [y, 1] as rows: (v + 1, k) @ (k, c) is a far faster matrix product than (c, k) @ (k, v + 1)
+    values_and_ones = torch.cat([values, torch.ones_like(values[:, :1])], dim=1).T.contiguous()
+    sums = torch.empty(values.shape[1] + 1, n_queries, dtype=values.dtype, device=values.device)
     chunk = max(1, min(_CHUNK_ELEMENTS, _FAST_CHUNK_ELEMENTS) // n_keys)
     block = torch.empty(min(chunk, n_queries), n_keys, dtype=queries.dtype, device=queries.device)
     difference = torch.empty_like(block) if queries.shape[1] > 1 else block
@@ -305,10 +306,10 @@ def _gaussian_fast(
         if leave_one_out:
             scores[:, start:stop].diagonal().zero_()
         # 2) normalise and 3) weighted sum in one product: [sum w y, sum w] per query
-        torch.mm(scores, values_and_ones, out=sums[start:stop])  # (c, k) @ (k, v + 1)
-    totals = sums[:, -1:]  # (q, 1)
-    output = sums[:, :-1] / totals  # (q, v)
-    unsafe = torch.nonzero(~(totals[:, 0] >= safe_total)).flatten()  # (n_unsafe,)
+        torch.mm(values_and_ones, scores.T, out=sums[:, start:stop])  # (v + 1, k) @ (k, c)
+    totals = sums[-1]  # (q,)
+    output = (sums[:-1] / totals).T.contiguous()  # (v, q) -> (q, v)
+    unsafe = torch.nonzero(~(totals >= safe_total)).flatten()  # (n_unsafe,)
     for start in range(0, len(unsafe), chunk):
         rows = unsafe[start : start + chunk]
         output[rows] = pool(rows)[0]
