@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``attnlab`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code.
 
+    Run as a program (``argv`` None) it draws off-screen with matplotlib's Agg backend; called
+    from Python with ``argv`` it leaves the caller's backend as it is.
+
     Examples
     --------
     >>> main(["--version"])
@@ -210,8 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version and usage errors: return the code instead
-        return EXIT_USAGE if exit_.code is None else int(exit_.code)
+        return EXIT_OK if exit_.code is None else int(exit_.code)
     run = _demo if args.command == "demo" else _heatmap
+    if argv is None:
+        _use_agg()
     try:
         return run(args)
     except UsageError as error:
@@ -298,7 +303,6 @@ def _demo(args: argparse.Namespace) -> int:
         },
     }
 
-    _use_agg()
     folder.mkdir(parents=True, exist_ok=True)
     for name, figure in _demo_figures(comparison).items():
         _save(figure, folder / name, dpi=120)
@@ -370,11 +374,10 @@ def _demo_figures(comparison) -> dict:
 
 
 def _heatmap(args: argparse.Namespace) -> int:
-    from attnlab._loading import LoadError, load_weights
-
-    _use_agg()
     import matplotlib
     from matplotlib.backend_bases import FigureCanvasBase
+
+    from attnlab._loading import LoadError, load_weights
 
     out = Path(args.out)
     formats = FigureCanvasBase.get_supported_filetypes()

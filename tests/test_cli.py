@@ -236,6 +236,24 @@ def test_console_script_draws_the_demo_weights(default_demo):
     assert (cwd / "w.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_called_from_python_main_leaves_matplotlib_alone(tmp_path):
+    """Only the program picks the Agg backend; a caller keeps its backend and rcParams."""
+    np.save(tmp_path / "w.npy", np.eye(4))
+    code = (
+        "import matplotlib; matplotlib.use('svg'); before = dict(matplotlib.rcParams)\n"
+        "from attnlab.cli import main\n"
+        "assert main(['heatmap', 'w.npy', '--out', 'w.png']) == 0\n"
+        "assert dict(matplotlib.rcParams) == before\n"
+        "print(matplotlib.get_backend())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "svg"
+    assert (tmp_path / "w.png").exists()
+
+
 # --- attnlab heatmap ---------------------------------------------------------------------------
 
 
