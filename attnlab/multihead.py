@@ -106,6 +106,16 @@ class MultiHeadAttention(_KeepsWeights):
         allowed = build_mask(scores_shape, valid_lens, mask, func, device=queries.device)
         if allowed is not None and allowed.ndim >= 3:
             allowed = allowed.unsqueeze(-3)  # (*b, q, k) -> (*b, 1, q, k): same for every head
+        if queries is keys and keys is values and not nn.parameter.is_lazy(self.W_q.weight):
+            # self-attention: one matrix product for the three projections, as torch does
+            # (this calls F.linear with the layers' parameters, not the layers themselves)
+            weight = torch.cat([self.W_q.weight, self.W_k.weight, self.W_v.weight])  # (3hs, d)
+            bias = self.W_q.bias
+            if bias is not None:
+                bias = torch.cat([self.W_q.bias, self.W_k.bias, self.W_v.bias])  # (3hs,)
+            packed = F.linear(queries, weight, bias).unflatten(-1, (3, self.num_heads, -1))
+            packed = packed.movedim(-3, 0).transpose(-3, -2)  # (*b, n, 3, h, s) -> (3, *b, h, n, s)
+            return packed[0], packed[1], packed[2], allowed
         queries = self._split_heads(self.W_q(queries))  # (*b, q, h*s) -> (*b, h, q, s)
         keys = self._split_heads(self.W_k(keys))  # (*b, k, h*s) -> (*b, h, k, s)
         values = self._split_heads(self.W_v(values))  # (*b, k, h*s) -> (*b, h, k, s)

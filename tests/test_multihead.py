@@ -310,3 +310,19 @@ def test_positional_encoding_errors():
         encoding(torch.zeros(2, 3, 6))
     with pytest.raises(TypeError, match="X must be a floating tensor.*torch.int64"):
         encoding(torch.zeros(2, 3, 8, dtype=torch.long))
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_self_attention_shortcut_equals_three_projections(bias):
+    attention = _built(num_hiddens=12, num_heads=3, bias=bias)
+    X = torch.randn(2, 5, 12, generator=_generator(), requires_grad=True)
+    valid_lens = torch.tensor([5, 2])
+    for need_weights in (True, False):
+        packed = attention(X, X, X, valid_lens, need_weights=need_weights)
+        separate = attention(X, X.clone(), X.clone(), valid_lens, need_weights=need_weights)
+        torch.testing.assert_close(packed[0], separate[0])
+        if need_weights:
+            torch.testing.assert_close(packed[1], separate[1])
+    (grad,) = torch.autograd.grad(attention(X, X, X)[0].sum(), attention.W_k.weight)
+    (expected,) = torch.autograd.grad(attention(X, X.clone(), X)[0].sum(), attention.W_k.weight)
+    torch.testing.assert_close(grad, expected)
