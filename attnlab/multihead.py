@@ -98,8 +98,12 @@ class MultiHeadAttention(_KeepsWeights):
         """``(*b, n, num_hiddens)`` -> ``(*b, num_heads, n, head_size)``."""
         return X.unflatten(-1, (self.num_heads, -1)).transpose(-3, -2)
 
-    def _inputs(self, queries, keys, values, valid_lens, mask):
-        """Validate, project and split into heads; build the mask with a head axis."""
+    def _inputs(self, queries, keys, values, valid_lens, mask, contiguous=False):
+        """Validate, project and split into heads; build the mask with a head axis.
+
+        ``contiguous`` heads are for the weights path: with the transposed views, both batched
+        matrix products would copy their inputs anyway, and more slowly.
+        """
         func = "MultiHeadAttention"
         queries, keys, values = check_qkv(func, queries, keys, values, same_features=False)
         scores_shape = (*queries.shape[:-1], keys.shape[-2])  # (*b, q, k)
@@ -115,10 +119,13 @@ class MultiHeadAttention(_KeepsWeights):
                 bias = torch.cat([self.W_q.bias, self.W_k.bias, self.W_v.bias])  # (3hs,)
             packed = F.linear(queries, weight, bias).unflatten(-1, (3, self.num_heads, -1))
             packed = packed.movedim(-3, 0).transpose(-3, -2)  # (*b, n, 3, h, s) -> (3, *b, h, n, s)
+            packed = packed.contiguous() if contiguous else packed  # one copy for all three
             return packed[0], packed[1], packed[2], allowed
         queries = self._split_heads(self.W_q(queries))  # (*b, q, h*s) -> (*b, h, q, s)
         keys = self._split_heads(self.W_k(keys))  # (*b, k, h*s) -> (*b, h, k, s)
         values = self._split_heads(self.W_v(values))  # (*b, k, h*s) -> (*b, h, k, s)
+        if contiguous:
+            queries, keys, values = queries.contiguous(), keys.contiguous(), values.contiguous()
         return queries, keys, values, allowed
 
     def forward(
@@ -153,11 +160,15 @@ class MultiHeadAttention(_KeepsWeights):
             Per-head weights; a query with no admissible key has zero weights (and output
             ``W_o`` applied to zeros, i.e. the output bias).
         """
-        queries, keys, values, allowed = self._inputs(queries, keys, values, valid_lens, mask)
+        queries, keys, values, allowed = self._inputs(
+            queries, keys, values, valid_lens, mask, contiguous=need_weights
+        )
         dropout = self.dropout if self.training else 0.0
         # 1) score, 2) normalise over admissible keys, 3) weighted sum, all per head
         if need_weights:
-            heads, weights = self._attend(queries, keys, values, allowed, dropout)
+            heads, weights = dot_product_attention(
+                queries, keys, values, mask=allowed, dropout=dropout, training=self.training
+            )  # (*b, h, q, s), (*b, h, q, k)
         else:
             heads = F.scaled_dot_product_attention(
                 queries, keys, values, attn_mask=allowed, dropout_p=dropout
@@ -169,22 +180,12 @@ class MultiHeadAttention(_KeepsWeights):
         output = self.W_o(heads.transpose(-3, -2).flatten(-2))  # (*b, q, h, s) -> (*b, q, h*s)
         return self._keep(output, weights)
 
-    def _attend(self, queries, keys, values, allowed, dropout=0.0):
-        """Per-head ``dot_product_attention`` on contiguous heads: the transposed views would
-        make both batched matrix products copy their inputs anyway, more slowly."""
-        return dot_product_attention(
-            queries.contiguous(),
-            keys.contiguous(),
-            values.contiguous(),
-            mask=allowed,
-            dropout=dropout,
-            training=dropout > 0,
-        )  # (*b, h, q, s), (*b, h, q, k)
-
     def _weights(self, queries, keys, values, valid_lens=None, *, mask=None, **_) -> torch.Tensor:
         """The weights a call with these arguments attends with, before dropout."""
-        queries, keys, values, allowed = self._inputs(queries, keys, values, valid_lens, mask)
-        return self._attend(queries, keys, values, allowed)[1]
+        queries, keys, values, allowed = self._inputs(
+            queries, keys, values, valid_lens, mask, contiguous=True
+        )
+        return dot_product_attention(queries, keys, values, mask=allowed)[1]
 
     def extra_repr(self) -> str:
         return f"num_hiddens={self.num_hiddens}, num_heads={self.num_heads}, dropout={self.dropout}"

@@ -116,8 +116,11 @@ def _record_torch(recording, name, state, module, args, kwargs, output) -> None:
 def _record_attnlab(recording, name, module, args, kwargs, output) -> None:
     weights = module.attention_weights
     if weights is None:  # need_weights=False: recompute the weights of this very call
+        recompute = getattr(module, "_weights", None)
+        if recompute is None:
+            return
         with torch.no_grad():
-            weights = module._weights(*args, **kwargs)
+            weights = recompute(*args, **kwargs)
     if not isinstance(module, MultiHeadAttention):  # one head: add the head axis
         weights = weights[None, None] if weights.ndim == 2 else weights.unsqueeze(-3)
     recording._add(name, weights)
@@ -138,7 +141,9 @@ def record_attention(model: nn.Module) -> Iterator[Recording]:
     inputs and masks with torch's reference formula, ``need_weights=True,
     average_attn_weights=False``, so the model's outputs are computed exactly as without
     recording (``need_weights=True`` in the call itself would turn a fully masked row's finite
-    output into NaN). The weights are taken before dropout.
+    output into NaN). The weights are taken before dropout. attnlab's modules are recorded from
+    the ``.attention_weights`` they keep (after dropout, in training), or recomputed, before
+    dropout, when called with ``need_weights=False``.
 
     While recording, ``nn.TransformerEncoderLayer`` takes its Python path instead of its fused
     inference kernel (torch skips that kernel when hooks are attached), so outputs equal the

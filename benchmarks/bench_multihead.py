@@ -66,11 +66,11 @@ def _models() -> tuple[MultiHeadAttention, nn.MultiheadAttention]:
 
 
 def _plain_sdpa(ours: MultiHeadAttention, X: torch.Tensor, mask: torch.Tensor | None):
-    """The fused path with nothing around it: the same projections, one SDPA call."""
+    """The fused path with nothing around it: the same packed projection, one SDPA call."""
     batch, n, _ = X.shape
-    q, k, v = (
-        W(X).view(batch, n, HEADS, -1).transpose(1, 2) for W in (ours.W_q, ours.W_k, ours.W_v)
-    )
+    weight = torch.cat([ours.W_q.weight, ours.W_k.weight, ours.W_v.weight])
+    bias = torch.cat([ours.W_q.bias, ours.W_k.bias, ours.W_v.bias])
+    q, k, v = F.linear(X, weight, bias).view(batch, n, 3, HEADS, -1).permute(2, 0, 3, 1, 4)
     heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (b, h, n, s)
     return ours.W_o(heads.transpose(1, 2).reshape(batch, n, NUM_HIDDENS))
 
