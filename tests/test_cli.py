@@ -10,10 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import attnlab
 import attnlab.cli
 import attnlab.plotting
+from attnlab._loading import load_weights
 from attnlab.cli import main
 from attnlab.datasets import toy_regression
 
@@ -472,3 +476,29 @@ def test_heatmap_never_unpickles(tmp_path, capsys):
         assert "attnlab never unpickles, because unpickling can run arbitrary code" in message
         assert not marker.exists(), f"{file} ran code"
         assert not (tmp_path / "out.png").exists()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    weights=hnp.arrays(
+        dtype=st.sampled_from([np.float16, np.float32, np.float64, np.int64, np.bool_]),
+        shape=hnp.array_shapes(min_dims=2, max_dims=4, min_side=1, max_side=4),
+        elements={"allow_nan": False, "allow_infinity": False},
+    ),
+    extension=st.sampled_from([".npy", ".npz", ".pt", ".safetensors"]),
+)
+def test_loaded_weights_round_trip(tmp_path_factory, weights, extension):
+    """Whatever numeric 2-D to 4-D array is saved, exactly those values come back as floats."""
+    path = tmp_path_factory.mktemp("saved") / f"weights{extension}"
+    if extension == ".npy":
+        np.save(path, weights)
+    elif extension == ".npz":
+        np.savez(path, only=weights)
+    elif extension == ".pt":
+        torch.save(torch.from_numpy(weights), path)
+    else:
+        save_safetensors(path, {"only": torch.from_numpy(np.ascontiguousarray(weights))})
+    loaded = load_weights(path)
+    assert loaded.dtype.kind == "f"
+    assert loaded.shape == weights.shape
+    np.testing.assert_array_equal(loaded, weights.astype(loaded.dtype))

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attnlab.compare import METHODS, Comparison, compare_methods
 from attnlab.datasets import Regression, toy_regression
@@ -148,3 +150,23 @@ def test_table_lists_every_method_with_its_numbers(comparison):
             else float(h) == pytest.approx(fit.bandwidth, abs=5e-4)
         )
     assert "200 epochs" in lines[-1]
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_train=st.integers(3, 60))
+def test_invariants_on_any_draw(seed, n_train):
+    data = toy_regression(n_train, seed=seed)
+    result = compare_methods(data, epochs=3)
+    for fit in result.fits.values():
+        assert fit.weights.shape == (50, n_train)
+        torch.testing.assert_close(fit.weights.sum(-1), torch.ones(50))
+        assert np.isfinite(fit.test_mse)
+    y_train, y_test = data.y_train.double().numpy(), data.y_test.double().numpy()
+    by_hand = np.mean((y_train.mean() - y_test) ** 2)
+    assert result.test_mse["average pooling"] == pytest.approx(by_hand, rel=1e-4)
+    # the selected bandwidth never does worse on held-out training points than the book's
+    selected = result.fits["NW, leave-one-out h"].bandwidth
+    assert (
+        loo_mse(data.x_train, data.y_train, selected)
+        <= loo_mse(data.x_train, data.y_train, 1.0) + 1e-5
+    )
