@@ -65,6 +65,7 @@ def table_rows(stdout):
     return rows
 
 
+@pytest.mark.slow
 def test_default_demo_writes_figures_metrics_and_weights(default_demo):
     cwd, result = default_demo
     assert result.returncode == 0, result.stderr
@@ -86,6 +87,7 @@ def test_default_demo_writes_figures_metrics_and_weights(default_demo):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_default_demo_table_matches_metrics_and_hand_computation(default_demo):
     cwd, result = default_demo
     metrics = json.loads((cwd / "attnlab-demo" / "metrics.json").read_text())
@@ -104,6 +106,7 @@ def test_default_demo_table_matches_metrics_and_hand_computation(default_demo):
     assert metrics["final_training_loss"] > 0
 
 
+@pytest.mark.slow
 def test_default_demo_attention_beats_average_pooling(default_demo):
     cwd, _ = default_demo
     mse = json.loads((cwd / "attnlab-demo" / "metrics.json").read_text())["test_mse"]
@@ -122,6 +125,7 @@ def quick_figures(monkeypatch):
     monkeypatch.setattr(attnlab.cli, "_demo_figures", blank)
 
 
+@pytest.mark.slow
 def test_default_output_is_never_reused(default_demo, monkeypatch, capsys, quick_figures):
     cwd, _ = default_demo
     before = (cwd / "attnlab-demo" / "metrics.json").read_bytes()
@@ -133,6 +137,7 @@ def test_default_output_is_never_reused(default_demo, monkeypatch, capsys, quick
     assert settings["epochs"] == 2
 
 
+@pytest.mark.slow
 def test_same_seed_identical_metrics_other_seed_different(tmp_path, quick_figures):
     args = ["demo", "--seed", "3", "--epochs", "20", "--quiet", "--out"]
     result = run(*args, "a", cwd=tmp_path)  # in a fresh process ...
@@ -226,6 +231,7 @@ def test_help_and_version(capsys):
     assert capsys.readouterr().out.strip() == f"attnlab {attnlab.__version__}"
 
 
+@pytest.mark.slow
 def test_console_script_draws_the_demo_weights(default_demo):
     """The installed `attnlab` command, run as the demo's own output suggests."""
     cwd, result = default_demo
@@ -240,6 +246,7 @@ def test_console_script_draws_the_demo_weights(default_demo):
     assert (cwd / "w.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_called_from_python_main_leaves_matplotlib_alone(tmp_path):
     """Only the program picks the Agg backend; a caller keeps its backend and rcParams."""
     np.save(tmp_path / "w.npy", np.eye(4))
