@@ -120,7 +120,8 @@ class MultiHeadAttention(_KeepsWeights):
             packed = F.linear(queries, weight, bias).unflatten(-1, (3, self.num_heads, -1))
             packed = packed.movedim(-3, 0).transpose(-3, -2)  # (*b, n, 3, h, s) -> (3, *b, h, n, s)
             packed = packed.contiguous() if contiguous else packed  # one copy for all three
-            return packed[0], packed[1], packed[2], allowed
+            queries, keys, values = packed.unbind(0)  # backward: one stack, not three scatters
+            return queries, keys, values, allowed
         queries = self._split_heads(self.W_q(queries))  # (*b, q, h*s) -> (*b, h, q, s)
         keys = self._split_heads(self.W_k(keys))  # (*b, k, h*s) -> (*b, h, k, s)
         values = self._split_heads(self.W_v(values))  # (*b, k, h*s) -> (*b, h, k, s)

@@ -125,6 +125,13 @@ def main() -> None:
         f"{'mode':<9} {'mask':<7} {'attnlab':<18} {'peer':<40} "
         "attnlab ms (wall/CPU)   peer ms (wall/CPU)   ratio (wall/CPU)"
     )
+    ours.eval()
+    with torch.no_grad():  # the noise floor: the same call timed against itself
+        same = _compare(lambda: _plain_sdpa(ours, X, None), lambda: _plain_sdpa(ours, X, None))
+    print(
+        f"noise floor (plain SDPA against itself): ratio {same['wall_ratio']:.2f} wall, "
+        f"{same['cpu_ratio']:.2f} CPU"
+    )
     for valid_lens in (None, lengths):
         _check_same_results(ours, theirs, X, valid_lens)
         mask_name = "none" if valid_lens is None else "padding"
