@@ -237,13 +237,18 @@ def nadaraya_watson(
         empty = weights.sum(-1) == 0  # (*b, q)
     else:
         chunk = max(1, _CHUNK_ELEMENTS // (n_keys * max(n_features, 1)))
-        outputs, empties = [], []
+        batch = torch.broadcast_shapes(queries.shape[:-2], keys.shape[:-2], values.shape[:-2])
+        # written in place, so that no small result outlives a chunk: kept pieces would pin the
+        # chunk's freed temporaries in the heap, and resident memory would grow chunk by chunk
+        like = {"device": values.device}
+        output = torch.empty(*batch, n_queries, values.shape[-1], dtype=values.dtype, **like)
+        empty = torch.empty(*batch, n_queries, dtype=torch.bool, **like)
         for start in range(0, n_queries, chunk):
             part, part_weights = pool(slice(start, start + chunk))
-            outputs.append(part)
-            empties.append(part_weights.sum(-1) == 0)
-            del part_weights
-        output, empty, weights = torch.cat(outputs, dim=-2), torch.cat(empties, dim=-1), None
+            output[..., start : start + chunk, :] = part
+            empty[..., start : start + chunk] = part_weights.sum(-1) == 0
+            del part, part_weights
+        weights = None
 
     n_empty = int(empty.sum())
     if n_empty:
