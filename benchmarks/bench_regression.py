@@ -21,6 +21,7 @@ import sys
 import textwrap
 import time
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -31,21 +32,29 @@ from attnlab.datasets import toy_regression
 BANDWIDTH = 0.3
 
 
-def best_of(func, repeats: int = 5) -> float:
-    """Best wall time of ``repeats`` calls after one warm-up call (seconds)."""
+class Timing(NamedTuple):
+    wall: float
+    """Wall-clock seconds."""
+    cpu: float
+    """CPU seconds of this process, all threads: steadier on a machine shared with other jobs."""
+
+
+def best_of(func, repeats: int = 5) -> Timing:
+    """Best wall and CPU time of ``repeats`` calls after one warm-up call."""
     func()
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         func()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return Timing(min(walls), min(cpus))
 
 
-def once(func) -> tuple[float, object]:
-    start = time.perf_counter()
+def once(func) -> tuple[Timing, object]:
+    wall, cpu = time.perf_counter(), time.process_time()
     result = func()
-    return time.perf_counter() - start, result
+    return Timing(time.perf_counter() - wall, time.process_time() - cpu), result
 
 
 def kernel_reg(*args, **kwargs):
@@ -56,8 +65,19 @@ def kernel_reg(*args, **kwargs):
         return KernelReg(*args, **kwargs)
 
 
-def line(name: str, seconds: float, extra: str = "") -> None:
-    print(f"  {name:<46} {seconds * 1e3:10.1f} ms  {extra}", flush=True)
+def line(name: str, timing: Timing, reference: Timing | None = None, extra: str = "") -> None:
+    """Print wall and CPU milliseconds, and the speed-up over ``reference`` on both."""
+    ratio = ""
+    if reference is not None:
+        ratio = f"x{reference.wall / timing.wall:5.1f} x{reference.cpu / timing.cpu:5.1f}"
+    print(
+        f"  {name:<44} {timing.wall * 1e3:8.1f} {timing.cpu * 1e3:8.1f}  {ratio:<13} {extra}",
+        flush=True,
+    )
+
+
+def header() -> None:
+    print(f"  {'':<44} {'wall ms':>8} {'CPU ms':>8}  {'x wall x CPU':<13}")
 
 
 @contextlib.contextmanager
@@ -82,9 +102,10 @@ def bench_prediction(n: int = 5000) -> None:
     queries = torch.rand(n, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 5
     x, y, q = data.x_train.numpy(), data.y_train.numpy(), queries.numpy()
     oracle = kernel_reg(endog=y, exog=x, var_type="c", reg_type="lc", bw=[BANDWIDTH])
+    header()
     sm_time = best_of(lambda: oracle.fit(q), repeats=2)
     expected, _ = oracle.fit(q)
-    line("statsmodels KernelReg(reg_type='lc').fit", sm_time, "(one core)")
+    line("statsmodels KernelReg(reg_type='lc').fit", sm_time, extra="(one core)")
     model = NadarayaWatsonRegressor(bandwidth=BANDWIDTH).fit(x[:, None], y)
     for count in THREAD_COUNTS:
         with threads(count):
@@ -97,33 +118,35 @@ def bench_prediction(n: int = 5000) -> None:
                 seconds = best_of(run)
                 error = np.abs(run().double().numpy() - expected).max()
                 name = f"nadaraya_watson, {str(dtype).removeprefix('torch.')}, {count} thread(s)"
-                line(name, seconds, f"x{sm_time / seconds:5.1f}   max |diff| {error:.1e}")
+                line(name, seconds, sm_time, f"max |diff| {error:.1e}")
                 if dtype == torch.float32:
-                    met = sm_time / seconds >= 10 and error < 1e-4
+                    met = sm_time.wall / seconds.wall >= 10 and error < 1e-4
                     print(f"     bar (>= 10x, max |diff| < 1e-4): {'met' if met else 'MISSED'}")
             seconds = best_of(lambda: model.predict(q[:, None]))
             name = f"NadarayaWatsonRegressor.predict, {count} thread(s)"
-            line(name, seconds, f"x{sm_time / seconds:5.1f}   (float64, with validation)")
+            line(name, seconds, sm_time, "(float64, with validation)")
     args = (queries.float(), data.x_train.float(), data.y_train.float())
     seconds = best_of(lambda: nadaraya_watson(*args, bandwidth=BANDWIDTH), repeats=2)
-    line("  for reference: returning the weights", seconds, f"x{sm_time / seconds:5.1f}")
+    line("  for reference: returning the weights", seconds, sm_time)
 
 
 def bench_selection(n: int = 1000) -> None:
     print(f"\n2) leave-one-out bandwidth selection, n = {n:,}")
     data = toy_regression(n, seed=0, dtype=torch.float64)
     x, y = data.x_train.numpy(), data.y_train.numpy()
+    header()
     sm_time, oracle = once(
         lambda: kernel_reg(endog=y, exog=x, var_type="c", reg_type="lc", bw="cv_ls")
     )
-    line("statsmodels KernelReg(bw='cv_ls') (timed once)", sm_time, f"h = {oracle.bw[0]:.5f}")
+    line("statsmodels KernelReg(bw='cv_ls'), timed once", sm_time, extra=f"h = {oracle.bw[0]:.5f}")
     for count in THREAD_COUNTS:
         with threads(count):
             seconds = best_of(lambda: select_bandwidth(x, y), repeats=3)
             bandwidth = select_bandwidth(x, y)
         name = f"select_bandwidth, {count} thread(s)"
-        line(name, seconds, f"x{sm_time / seconds:5.1f}   h = {bandwidth:.5f}")
-        print(f"     bar (>= 20x faster): {'met' if sm_time / seconds >= 20 else 'MISSED'}")
+        line(name, seconds, sm_time, f"h = {bandwidth:.5f}")
+        met = sm_time.wall / seconds.wall >= 20
+        print(f"     bar (>= 20x faster): {'met' if met else 'MISSED'}")
     loo = oracle.cv_loo
     errors = [float(loo(np.array([h]), oracle.est["lc"])[0]) for h in (oracle.bw[0], bandwidth)]
     print(f"     leave-one-out MSE: statsmodels {errors[0]:.6f}, attnlab {errors[1]:.6f}")
@@ -139,8 +162,8 @@ def bench_throughput(n: int = 5000) -> None:
     # the same blocks as the gaussian fast path, adding one stage at a time
     rows = max(1, (1 << 18) // n)
     block = torch.empty(rows, n)
-    zero, both = torch.zeros(()), torch.stack([values, torch.ones(n)], 1)
-    sums = torch.empty(n, 2)
+    zero, both = torch.zeros(()), torch.stack([values, torch.ones(n)])  # (2, k)
+    sums = torch.empty(2, n)
 
     def stages(count: int) -> None:
         for start in range(0, n, rows):
@@ -152,9 +175,10 @@ def bench_throughput(n: int = 5000) -> None:
             if count >= 3:
                 part.exp_()
             if count >= 4:
-                torch.mm(part, both, out=sums[start : start + rows])
+                torch.mm(both, part.T, out=sums[:, start : start + rows])
 
     print(f"  load average {os.getloadavg()[0]:.1f} (the machine's other work shares its cores)")
+    header()
     for count in THREAD_COUNTS:
         with threads(count):
             exp_time = best_of(lambda: torch.exp(scores, out=out))
@@ -164,15 +188,17 @@ def bench_throughput(n: int = 5000) -> None:
                 )
             )
             name = f"torch.exp over as many elements, {count} thread(s)"
-            line(name, exp_time, f"{elements / exp_time / 1e9:5.2f} G/s")
+            line(name, exp_time, extra=f"{elements / exp_time.wall / 1e9:5.2f} G/s")
             name = f"nadaraya_watson, gaussian, {count} thread(s)"
-            line(name, nw_time, f"{elements / nw_time / 1e9:5.2f} G/s")
-            print(f"     nadaraya_watson runs at {exp_time / nw_time:.0%} of torch.exp's rate")
-            previous = 0.0
+            line(name, nw_time, extra=f"{elements / nw_time.wall / 1e9:5.2f} G/s")
+            share = exp_time.wall / nw_time.wall
+            print(f"     nadaraya_watson runs at {share:.0%} of torch.exp's rate")
+            previous = Timing(0.0, 0.0)
             names = ["difference q - k per block", "square, clamp", "exp", "product with [y, 1]"]
             for stage, name in enumerate(names, start=1):
                 seconds = best_of(lambda stage=stage: stages(stage))
-                line(f"  + {name}", seconds - previous, f"(cumulative {seconds * 1e3:.1f} ms)")
+                added = Timing(seconds.wall - previous.wall, seconds.cpu - previous.cpu)
+                line(f"  + {name}", added, extra=f"(cumulative {seconds.wall * 1e3:.1f} ms wall)")
                 previous = seconds
 
 
