@@ -145,6 +145,9 @@ def reversal_task(
     >>> inputs, targets = reversal_task(n_samples=2, seq_len=5, vocab_size=10, seed=0)
     >>> inputs.shape, bool((targets == inputs.flip(-1)).all())
     (torch.Size([2, 5]), True)
+    >>> reversal_task(seq_len=0)
+    Traceback (most recent call last):
+    ValueError: reversal_task: seq_len must be a positive integer; got 0.
     """
     func = "reversal_task"
     for name, value in (("n_samples", n_samples), ("seq_len", seq_len), ("vocab_size", vocab_size)):
