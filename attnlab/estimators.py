@@ -102,7 +102,8 @@ def select_bandwidth(
     bounds : (low, high), optional
         Search range of the bandwidth (for several features, of the geometric mean of the
         per-feature bandwidths). By default from a quarter of the median nearest-neighbour
-        distance to ten standard deviations (wider if a compact kernel needs it).
+        distance (from the largest one for a compact kernel, below which some point has no
+        neighbour in its window) to ten standard deviations.
     n_grid : int, default 24
         Points of the coarse grid, evenly spaced in log-bandwidth.
     return_curve : bool, default False
@@ -158,8 +159,9 @@ def select_bandwidth(
         low = 0.25 * float(np.median(positive)) if positive.size else 1e-3
         high = max(10.0, 2.0 * float(nearest.max()))
         if math.isfinite(kernel.support):
+            # below this, some point has no other point inside its window
             low = max(low, float(nearest.max()) / kernel.support)
-        low, high = low, max(high, 10.0 * low)
+        high = max(high, 10.0 * low)
     else:
         low, high = _check_bounds(bounds, func)
         low, high = low / mean_spread, high / mean_spread
