@@ -114,7 +114,8 @@ def dot_product_attention(
     elif isinstance(scale, bool) or not isinstance(scale, int | float) or not math.isfinite(scale):
         raise TypeError(f"{func}: scale must be a finite number or None; got {scale!r}.")
     # 1) score: scaled dot products  2) normalise over admissible keys  3) weighted sum of values
-    scores = queries @ keys.mT * scale  # (*b, q, d) @ (*b, d, k) -> (*b, q, k)
+    # scale the queries, not the scores: q*d multiplications instead of q*k (as torch's SDPA does)
+    scores = (queries * scale) @ keys.mT  # (*b, q, d) @ (*b, d, k) -> (*b, q, k)
     weights = masked_softmax(scores, valid_lens, mask=mask)  # (*b, q, k)
     if training and dropout > 0:
         weights = torch.nn.functional.dropout(weights, p=dropout, training=True)
