@@ -230,8 +230,8 @@ def nadaraya_watson(
         )
     )
     if fast:
-        output, weights = _gaussian_fast(queries, keys, values, bandwidth, leave_one_out, pool)
-        empty = torch.zeros(n_queries, dtype=torch.bool, device=output.device)
+        output, empty = _gaussian_fast(queries, keys, values, bandwidth, leave_one_out, pool)
+        weights = None
     elif need_weights:
         output, weights = pool(slice(None))
         empty = weights.sum(-1) == 0  # (*b, q)
@@ -271,7 +271,7 @@ def _gaussian_fast(
     bandwidth: torch.Tensor,
     leave_one_out: bool,
     pool: Callable[[slice | torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
-) -> tuple[torch.Tensor, None]:
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gaussian Nadaraya-Watson without weights, for inference on 2-D inputs.
 
     Same result as the stable path, faster: cache-sized blocks, few passes, numerator and
@@ -279,6 +279,7 @@ def _gaussian_fast(
     is clamped just above the smallest normal number's logarithm (denormals make ``exp`` ~50x
     slower, and their contribution is below rounding), and any row whose total weight is too
     small for that to be exact (a query far from every key) is recomputed by the stable path.
+    Returns the output and which queries have no admissible key (only infinite inputs).
     """
     n_queries, n_keys = queries.shape[0], keys.shape[0]
     info = torch.finfo(queries.dtype)
@@ -315,10 +316,12 @@ def _gaussian_fast(
     totals = sums[-1]  # (q,)
     output = (sums[:-1] / totals).T.contiguous()  # (v, q) -> (q, v)
     unsafe = torch.nonzero(~(totals >= safe_total)).flatten()  # (n_unsafe,)
+    empty = torch.zeros(n_queries, dtype=torch.bool, device=output.device)  # (q,)
     for start in range(0, len(unsafe), chunk):
         rows = unsafe[start : start + chunk]
-        output[rows] = pool(rows)[0]
-    return output, None
+        output[rows], weights = pool(rows)
+        empty[rows] = weights.sum(-1) == 0  # only an infinite input can leave a row empty
+    return output, empty
 
 
 def _shown(bandwidth: torch.Tensor) -> float | list[float]:
