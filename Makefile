@@ -3,6 +3,7 @@
 # pinned by constraints.txt, then runs.
 
 PYTHON ?= python3
+export NO_MKDOCS_2_WARNING := 1
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip

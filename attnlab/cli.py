@@ -353,7 +353,7 @@ def _demo_figures(comparison) -> dict:
                              ("learned h", learned)):  # fmt: skip
         plot_kernels("gaussian", bandwidth=bandwidth, ax=gaussian)
         gaussian.lines[-1].set_label(f"{label} = {bandwidth:.3g}")
-    gaussian.set_title("The Gaussian kernel at the compared bandwidths")
+    gaussian.set_title("The Gaussian at each bandwidth compared")
     gaussian.legend(fontsize="small")
 
     # leave-one-out error against bandwidth, with the book's and the learned h marked too
