@@ -30,7 +30,7 @@ demo: $(VENV)/.installed-base
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check attnlab tests benchmarks
 	$(BIN)/python -m pytest
-	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check attnlab tests benchmarks

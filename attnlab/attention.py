@@ -116,7 +116,13 @@ def dot_product_attention(
     # 1) score: scaled dot products  2) normalise over admissible keys  3) weighted sum of values
     # scale the queries, not the scores: q*d multiplications instead of q*k (as torch's SDPA does)
     scores = (queries * scale) @ keys.mT  # (*b, q, d) @ (*b, d, k) -> (*b, q, k)
-    weights = masked_softmax(scores, valid_lens, mask=mask)  # (*b, q, k)
+    if valid_lens is None and mask is None:
+        # nothing masked and finite scores: no empty rows to guard; without autograd the
+        # softmax may overwrite the scores (one fewer (q, k) buffer, as torch's own MHA does)
+        inplace = not (torch.is_grad_enabled() and scores.requires_grad)
+        weights = torch.softmax(scores, dim=-1, out=scores) if inplace else scores.softmax(-1)
+    else:
+        weights = masked_softmax(scores, valid_lens, mask=mask)  # (*b, q, k)
     if training and dropout > 0:
         weights = torch.nn.functional.dropout(weights, p=dropout, training=True)
     return weights @ values, weights  # (*b, q, k) @ (*b, k, v) -> (*b, q, v)

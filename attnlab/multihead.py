@@ -117,9 +117,18 @@ class MultiHeadAttention(_KeepsWeights):
             bias = self.W_q.bias
             if bias is not None:
                 bias = torch.cat([self.W_q.bias, self.W_k.bias, self.W_v.bias])  # (3hs,)
-            packed = F.linear(queries, weight, bias).unflatten(-1, (3, self.num_heads, -1))
-            packed = packed.movedim(-3, 0).transpose(-3, -2)  # (*b, n, 3, h, s) -> (3, *b, h, n, s)
-            packed = packed.contiguous() if contiguous else packed  # one copy for all three
+            if contiguous and bias is not None and not torch.is_grad_enabled():
+                # inference: add the bias while copying into the heads' layout, one pass
+                # instead of two (out= has no autograd, so training takes the path below)
+                packed = F.linear(queries, weight).unflatten(-1, (3, self.num_heads, -1))
+                packed = packed.movedim(-3, 0).transpose(-3, -2)  # (3, *b, h, n, s), a view
+                bias = bias.view(3, *(1,) * (packed.ndim - 4), self.num_heads, 1, -1)
+                out = torch.empty(packed.shape, dtype=packed.dtype, device=packed.device)
+                packed = torch.add(packed, bias, out=out)  # contiguous (3, *b, h, n, s)
+            else:
+                packed = F.linear(queries, weight, bias).unflatten(-1, (3, self.num_heads, -1))
+                packed = packed.movedim(-3, 0).transpose(-3, -2)  # (3, *b, h, n, s), a view
+                packed = packed.contiguous() if contiguous else packed  # one copy for all three
             queries, keys, values = packed.unbind(0)  # backward: one stack, not three scatters
             return queries, keys, values, allowed
         queries = self._split_heads(self.W_q(queries))  # (*b, q, h*s) -> (*b, h, q, s)
