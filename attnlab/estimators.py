@@ -37,7 +37,18 @@ _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618...: the golden-section step
 
 
 class BandwidthCurve(NamedTuple):
-    """Leave-one-out error on the coarse grid of :func:`select_bandwidth`, for plotting."""
+    """Leave-one-out error on the coarse grid of :func:`select_bandwidth`, for plotting.
+
+    Examples
+    --------
+    >>> from attnlab import datasets, select_bandwidth
+    >>> data = datasets.toy_regression(seed=0)
+    >>> bandwidth, curve = select_bandwidth(data.x_train, data.y_train, return_curve=True)
+    >>> curve.bandwidths.shape == curve.errors.shape
+    True
+    >>> bool(curve.errors.min() >= 0)
+    True
+    """
 
     bandwidths: np.ndarray
     """Grid of bandwidths, shape (n_grid,); for several features their geometric mean."""

@@ -34,7 +34,22 @@ _TORCH_MHA_SIGNATURE = inspect.signature(nn.MultiheadAttention.forward)
 
 @dataclass
 class Recording:
-    """The attention weights seen inside a ``record_attention`` block, in call order."""
+    """The attention weights seen inside a ``record_attention`` block, in call order.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from attnlab import record_attention
+    >>> layer = nn.TransformerEncoderLayer(d_model=8, nhead=2, batch_first=True)
+    >>> encoder = nn.TransformerEncoder(layer, num_layers=2).eval()
+    >>> with record_attention(encoder) as recording:
+    ...     _ = encoder(torch.randn(3, 5, 8))
+    >>> len(recording), recording.names
+    (2, ['layers.0.self_attn', 'layers.1.self_attn'])
+    >>> recording.weights[0].shape
+    torch.Size([3, 2, 5, 5])
+    """
 
     weights: list[torch.Tensor] = field(default_factory=list)
     """One detached ``(batch, heads, n_queries, n_keys)`` tensor per attention call."""
