@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 import torch
@@ -20,6 +20,7 @@ __all__ = [
     "check_choice",
     "check_finite",
     "check_ndim",
+    "check_positive_int",
     "check_probability",
     "common_float_dtype",
 ]
@@ -121,6 +122,13 @@ def check_bandwidth(bandwidth: Any, func: str, *, n_features: int | None = None)
         shown = values.item() if values.numel() == 1 else values.tolist()
         raise ValueError(f"{func}: bandwidth must be positive and finite; got bandwidth={shown}.")
     return tensor
+
+
+def check_positive_int(value: Any, name: str, func: str) -> int:
+    """Raise ``ValueError`` unless ``value`` is an integer >= 1 (a bool is not an integer here)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{func}: {name} must be a positive integer; got {value!r}.")
+    return value
 
 
 def check_choice(value: Any, name: str, func: str, choices: Sequence[str]) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from attnlab._validation import check_positive_int
 from attnlab.datasets import Regression, toy_regression
 from attnlab.estimators import select_bandwidth
 from attnlab.modules import NadarayaWatson
@@ -141,8 +142,7 @@ def compare_methods(
         raise TypeError(
             f"{func}: data must be an attnlab.datasets.Regression; got {type(data).__name__}."
         )
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"{func}: epochs must be a positive integer; got {epochs!r}.")
+    check_positive_int(epochs, "epochs", func)
     x_train, y_train, x_test, y_test = data
     fits: dict[str, Fit] = {}
 

@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import torch
 
+from attnlab._validation import check_positive_int
+
 __all__ = ["FUNCTIONS", "Regression", "d2l_function", "reversal_task", "toy_regression"]
 
 
@@ -89,8 +91,7 @@ def toy_regression(
     True
     """
     func = "toy_regression"
-    if isinstance(n_train, bool) or not isinstance(n_train, int) or n_train < 1:
-        raise ValueError(f"{func}: n_train must be a positive integer; got {n_train!r}.")
+    check_positive_int(n_train, "n_train", func)
     if not noise >= 0:
         raise ValueError(f"{func}: noise must be >= 0; got {noise!r}.")
     if not (high > low and step > 0):
@@ -151,8 +152,7 @@ def reversal_task(
     """
     func = "reversal_task"
     for name, value in (("n_samples", n_samples), ("seq_len", seq_len), ("vocab_size", vocab_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{func}: {name} must be a positive integer; got {value!r}.")
+        check_positive_int(value, name, func)
     generator = torch.Generator().manual_seed(seed)
     inputs = torch.randint(vocab_size, (n_samples, seq_len), generator=generator)
     return inputs, inputs.flip(-1)

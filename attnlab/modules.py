@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from attnlab._validation import check_bandwidth, check_probability
+from attnlab._validation import check_bandwidth, check_positive_int, check_probability
 from attnlab.attention import check_qkv, dot_product_attention
 from attnlab.kernels import Kernel, get_kernel
 from attnlab.masking import masked_softmax
@@ -199,10 +199,7 @@ class AdditiveAttention(_KeepsWeights):
 
     def __init__(self, num_hiddens: int, dropout: float = 0.0) -> None:
         super().__init__()
-        if isinstance(num_hiddens, bool) or not isinstance(num_hiddens, int) or num_hiddens < 1:
-            raise ValueError(
-                f"AdditiveAttention: num_hiddens must be a positive integer; got {num_hiddens!r}."
-            )
+        check_positive_int(num_hiddens, "num_hiddens", "AdditiveAttention")
         self.W_k = nn.LazyLinear(num_hiddens, bias=False)
         self.W_q = nn.LazyLinear(num_hiddens, bias=False)
         self.w_v = nn.Linear(num_hiddens, 1, bias=False)

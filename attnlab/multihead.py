@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from attnlab._validation import check_probability
+from attnlab._validation import check_positive_int, check_probability
 from attnlab.attention import check_qkv, dot_product_attention
 from attnlab.masking import build_mask
 from attnlab.modules import _KeepsWeights
@@ -26,12 +26,6 @@ __all__ = ["MultiHeadAttention", "PositionalEncoding"]
 
 # torch's fused attention outputs zeros for a query with no admissible key since 2.5 (NaN before).
 _SDPA_ZEROS_EMPTY_ROWS = torch.__version__ >= "2.5"
-
-
-def _check_positive_int(value, name: str, func: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{func}: {name} must be a positive integer; got {value!r}.")
-    return value
 
 
 class MultiHeadAttention(_KeepsWeights):
@@ -76,8 +70,8 @@ class MultiHeadAttention(_KeepsWeights):
     ) -> None:
         super().__init__()
         func = "MultiHeadAttention"
-        _check_positive_int(num_hiddens, "num_hiddens", func)
-        _check_positive_int(num_heads, "num_heads", func)
+        check_positive_int(num_hiddens, "num_hiddens", func)
+        check_positive_int(num_heads, "num_heads", func)
         if num_hiddens % num_heads:
             suggestion = -(-num_hiddens // num_heads) * num_heads
             raise ValueError(
@@ -240,13 +234,13 @@ class PositionalEncoding(nn.Module):
     def __init__(self, num_hiddens: int, dropout: float = 0.0, max_len: int = 1000) -> None:
         super().__init__()
         func = "PositionalEncoding"
-        _check_positive_int(num_hiddens, "num_hiddens", func)
+        check_positive_int(num_hiddens, "num_hiddens", func)
         if num_hiddens % 2:
             raise ValueError(
                 f"{func}: num_hiddens must be even (each frequency fills a sine and a cosine "
                 f"column); got num_hiddens={num_hiddens}. Use {num_hiddens + 1}, for example."
             )
-        _check_positive_int(max_len, "max_len", func)
+        check_positive_int(max_len, "max_len", func)
         self.num_hiddens = num_hiddens
         self.max_len = max_len
         self.dropout = nn.Dropout(check_probability(dropout, "dropout", func))

@@ -15,12 +15,12 @@ References
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 
 import torch
 from torch import nn
 
-from attnlab._validation import as_float_tensor, check_finite
+from attnlab._validation import as_float_tensor, check_finite, check_positive_int
 
 __all__ = ["train_pooling"]
 
@@ -98,8 +98,7 @@ def train_pooling(
             f"{func}: module has no trainable parameters (for NadarayaWatson, pass "
             "learnable=True); nothing to train."
         )
-    if isinstance(epochs, bool) or not isinstance(epochs, Integral) or epochs < 1:
-        raise ValueError(f"{func}: epochs must be a positive integer; got {epochs!r}.")
+    check_positive_int(epochs, "epochs", func)
     if isinstance(lr, bool) or not isinstance(lr, Real) or not (0 < lr < math.inf):
         raise ValueError(f"{func}: lr must be a positive number; got {lr!r}.")
     x_train = as_float_tensor(x_train, "x_train", func).detach()
