@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from attnlab._validation import _describe, as_float_tensor
+from attnlab._validation import as_float_tensor, describe
 
 __all__ = ["MOSAIC_ABOVE", "Panels", "color_limits", "mosaic_offsets", "prepare"]
 
@@ -70,7 +70,7 @@ def _as_mask(mask: Any, shape: tuple[int, ...], func: str) -> np.ndarray:
     if allowed.dtype != np.bool_:
         raise TypeError(
             f"{func}: mask must be boolean, True where a query may attend to a key; "
-            f"got {_describe(allowed)}."
+            f"got {describe(allowed)}."
         )
     try:
         return np.broadcast_to(allowed, shape)
@@ -88,7 +88,7 @@ def _labels(labels: Any, expected: int, name: str, what: str, func: str) -> list
     if isinstance(labels, str) or not isinstance(labels, Sequence | np.ndarray | torch.Tensor):
         raise TypeError(
             f"{func}: {name} must be a sequence of {expected} labels, one per {what}; "
-            f"got {_describe(labels)}."
+            f"got {describe(labels)}."
         )
     labels = [str(label) for label in (labels.tolist() if hasattr(labels, "tolist") else labels)]
     if len(labels) != expected:
@@ -105,7 +105,7 @@ def _titles(titles: Any, n_rows: int, n_cols: int, func: str) -> list[list[str]]
     if isinstance(titles, str):
         titles = [titles]
     if not isinstance(titles, Sequence):
-        raise TypeError(f"{func}: titles must be a sequence of strings; got {_describe(titles)}.")
+        raise TypeError(f"{func}: titles must be a sequence of strings; got {describe(titles)}.")
     titles = list(titles)
     if len(titles) == n_rows and all(
         isinstance(row, Sequence) and not isinstance(row, str) and len(row) == n_cols

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from attnlab._validation import _describe, as_float_tensor, check_bandwidth
+from attnlab._validation import as_float_tensor, check_bandwidth, describe
 from attnlab.kernels import get_kernel
 from attnlab.kernels import names as kernel_names
 
@@ -38,7 +38,7 @@ def _vector(values: Any, name: str, func: str) -> np.ndarray:
             ]
         except (TypeError, ValueError, RuntimeError) as error:
             raise TypeError(
-                f"{func}: {name} must be a sequence of numbers; got {_describe(values)}."
+                f"{func}: {name} must be a sequence of numbers; got {describe(values)}."
             ) from error
     tensor = as_float_tensor(values, name, func).detach().cpu().double()
     if tensor.ndim != 1 or tensor.numel() == 0:
@@ -145,14 +145,13 @@ def plot_fits(
     if not isinstance(fits, Mapping) or not fits:
         raise TypeError(
             f"{func}: fits must be a non-empty dict of method name to (prediction, weights); "
-            f"got {_describe(fits)}."
+            f"got {describe(fits)}."
         )
     predictions, weights = {}, {}
     for name, fit in fits.items():
         if not isinstance(fit, Sequence) or len(fit) != 2:
             raise TypeError(
-                f"{func}: fits[{name!r}] must be a pair (prediction, weights); "
-                f"got {_describe(fit)}."
+                f"{func}: fits[{name!r}] must be a pair (prediction, weights); got {describe(fit)}."
             )
         predictions[name] = _vector(fit[0], f"fits[{name!r}] prediction", func)
         if len(predictions[name]) != n_test:

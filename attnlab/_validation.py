@@ -19,14 +19,14 @@ __all__ = [
     "check_bandwidth",
     "check_choice",
     "check_finite",
-    "check_ndim",
     "check_positive_int",
     "check_probability",
     "common_float_dtype",
+    "describe",
 ]
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     """Short description of ``value`` for an error message."""
     if isinstance(value, torch.Tensor):
         return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
@@ -54,10 +54,10 @@ def as_float_tensor(value: Any, name: str, func: str) -> torch.Tensor:
         except (TypeError, ValueError, RuntimeError) as error:
             raise TypeError(
                 f"{func}: {name} must be a tensor, a NumPy array or a nested list of numbers; "
-                f"got {_describe(value)}."
+                f"got {describe(value)}."
             ) from error
     if tensor.is_complex():
-        raise TypeError(f"{func}: {name} must be real-valued; got {_describe(tensor)}.")
+        raise TypeError(f"{func}: {name} must be real-valued; got {describe(tensor)}.")
     if not tensor.is_floating_point():
         tensor = tensor.to(torch.get_default_dtype())
     return tensor
@@ -69,14 +69,6 @@ def common_float_dtype(*tensors: torch.Tensor) -> torch.dtype:
     for tensor in tensors[1:]:
         dtype = torch.promote_types(dtype, tensor.dtype)
     return dtype
-
-
-def check_ndim(tensor: torch.Tensor, name: str, func: str, *, min_ndim: int, what: str) -> None:
-    """Raise ``ValueError`` unless ``tensor`` has at least ``min_ndim`` axes."""
-    if tensor.ndim < min_ndim:
-        raise ValueError(
-            f"{func}: {name} must have shape {what}; got {name}.shape={tuple(tensor.shape)}."
-        )
 
 
 def check_finite(tensor: torch.Tensor, name: str, func: str) -> None:
@@ -102,7 +94,7 @@ def check_bandwidth(bandwidth: Any, func: str, *, n_features: int | None = None)
         )
         raise TypeError(
             f"{func}: bandwidth must be a positive number or a tensor of positive numbers; "
-            f"got {_describe(bandwidth)}.{hint}"
+            f"got {describe(bandwidth)}.{hint}"
         )
     tensor = as_float_tensor(bandwidth, "bandwidth", func)
     values = tensor.detach()
@@ -142,7 +134,7 @@ def check_choice(value: Any, name: str, func: str, choices: Sequence[str]) -> st
 def check_probability(value: Any, name: str, func: str) -> float:
     """Raise unless ``value`` is a number in [0, 1)."""
     if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value):
-        raise TypeError(f"{func}: {name} must be a number in [0, 1); got {_describe(value)}.")
+        raise TypeError(f"{func}: {name} must be a number in [0, 1); got {describe(value)}.")
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{func}: {name} must be in [0, 1); got {name}={value}.")
     return float(value)

@@ -21,7 +21,7 @@ import numpy as np
 
 from attnlab import _heatmaps
 from attnlab._lesson_plots import plot_bandwidth_curve, plot_fits, plot_kernels, plot_loss
-from attnlab._validation import _describe, check_choice
+from attnlab._validation import check_choice, describe
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -56,7 +56,7 @@ def _check_axes(ax: Any, name: str, func: str) -> Axes:
     from matplotlib.axes import Axes
 
     if not isinstance(ax, Axes):
-        raise TypeError(f"{func}: {name} must be a matplotlib Axes; got {_describe(ax)}.")
+        raise TypeError(f"{func}: {name} must be a matplotlib Axes; got {describe(ax)}.")
     return ax
 
 
