@@ -13,14 +13,16 @@ References
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from attnlab._validation import check_positive_int, check_probability
-from attnlab.attention import check_qkv, dot_product_attention
+from attnlab._validation import check_positive_int, check_probability, check_queries_keys_values
+from attnlab.attention import attend
 from attnlab.masking import build_mask
-from attnlab.modules import _KeepsWeights
+from attnlab.modules import KeepsWeights, check_layer_input
 
 __all__ = ["MultiHeadAttention", "PositionalEncoding"]
 
@@ -28,7 +30,7 @@ __all__ = ["MultiHeadAttention", "PositionalEncoding"]
 _SDPA_ZEROS_EMPTY_ROWS = torch.__version__ >= "2.5"
 
 
-class MultiHeadAttention(_KeepsWeights):
+class MultiHeadAttention(KeepsWeights):
     """Multi-head scaled dot-product attention (the book's ``MultiHeadAttention``).
 
     Each of ``num_heads`` heads attends with its own ``num_hiddens // num_heads``-dimensional
@@ -99,8 +101,15 @@ class MultiHeadAttention(_KeepsWeights):
         matrix products would copy their inputs anyway, and more slowly.
         """
         func = "MultiHeadAttention"
-        queries, keys, values = check_qkv(func, queries, keys, values, same_features=False)
-        scores_shape = (*queries.shape[:-1], keys.shape[-2])  # (*b, q, k)
+        same = queries is keys and keys is values
+        checked = check_queries_keys_values(func, queries, keys, values, same_features=False)
+        queries, keys, values = checked.queries, checked.keys, checked.values
+        if same:  # conversion may have made three copies of one input: keep one
+            keys = values = queries
+        for layer, tensor, name in ((self.W_q, queries, "queries"), (self.W_k, keys, "keys"),
+                                    (self.W_v, values, "values")):  # fmt: skip
+            check_layer_input(layer, tensor, name, func)
+        scores_shape = (*checked.batch_shape, queries.shape[-2], keys.shape[-2])  # (*b, q, k)
         allowed = build_mask(scores_shape, valid_lens, mask, func, device=queries.device)
         if allowed is not None and allowed.ndim >= 3:
             allowed = allowed.unsqueeze(-3)  # (*b, q, k) -> (*b, 1, q, k): same for every head
@@ -170,8 +179,9 @@ class MultiHeadAttention(_KeepsWeights):
         dropout = self.dropout if self.training else 0.0
         # 1) score, 2) normalise over admissible keys, 3) weighted sum, all per head
         if need_weights:
-            heads, weights = dot_product_attention(
-                queries, keys, values, mask=allowed, dropout=dropout, training=self.training
+            scale = 1.0 / math.sqrt(queries.shape[-1])
+            heads, weights = attend(
+                queries, keys, values, allowed, scale, dropout, self.training
             )  # (*b, h, q, s), (*b, h, q, k)
         else:
             heads = F.scaled_dot_product_attention(
@@ -182,14 +192,17 @@ class MultiHeadAttention(_KeepsWeights):
             weights = None
         # 4) concatenate the heads and mix them with the output projection
         output = self.W_o(heads.transpose(-3, -2).flatten(-2))  # (*b, q, h, s) -> (*b, q, h*s)
-        return self._keep(output, weights)
+        return self.keep(output, weights)
 
-    def _weights(self, queries, keys, values, valid_lens=None, *, mask=None, **_) -> torch.Tensor:
-        """The weights a call with these arguments attends with, before dropout."""
+    def recompute_weights(
+        self, queries, keys, values, valid_lens=None, *, mask=None, **_
+    ) -> torch.Tensor:
+        """The weights a call with these arguments attends with, before dropout (what
+        :func:`attnlab.record_attention` records for a call made with ``need_weights=False``)."""
         queries, keys, values, allowed = self._inputs(
             queries, keys, values, valid_lens, mask, contiguous=True
         )
-        return dot_product_attention(queries, keys, values, mask=allowed)[1]
+        return attend(queries, keys, values, allowed, 1.0 / math.sqrt(queries.shape[-1]))[1]
 
     def extra_repr(self) -> str:
         return f"num_hiddens={self.num_hiddens}, num_heads={self.num_heads}, dropout={self.dropout}"
@@ -246,8 +259,8 @@ class PositionalEncoding(nn.Module):
         self.dropout = nn.Dropout(check_probability(dropout, "dropout", func))
         # in float64, so positions near max_len keep their precision, then the default dtype
         positions = torch.arange(max_len, dtype=torch.float64)[:, None]  # (max_len, 1)
-        frequencies = 10000.0 ** (-torch.arange(0, num_hiddens, 2) / num_hiddens)  # (d/2,)
-        angles = positions * frequencies.to(torch.float64)  # (max_len, d/2)
+        exponents = torch.arange(0, num_hiddens, 2, dtype=torch.float64) / num_hiddens  # (d/2,)
+        angles = positions * 10000.0**-exponents  # (max_len, 1) * (d/2,) -> (max_len, d/2)
         table = torch.zeros(1, max_len, num_hiddens, dtype=torch.float64)
         table[0, :, 0::2] = torch.sin(angles)
         table[0, :, 1::2] = torch.cos(angles)

@@ -168,14 +168,11 @@ def test_fast_gaussian_path_recomputes_far_queries_exactly():
     assert output.tolist() == pytest.approx(
         [(np.exp(-0.5) + 2 + 4 * np.exp(-0.5)) / (1 + 2 * np.exp(-0.5)), 4.0, 1.0]
     )
-    # an infinite query has no admissible key on either path: NaN and one warning
+    # an infinite query is refused on either path, naming the argument
     queries = torch.tensor([0.1, np.inf], dtype=torch.float64)
     for need_weights in (False, True):
-        with pytest.warns(UserWarning, match="1 of 2 queries have no key inside the gaussian"):
-            output, _ = attnlab.nadaraya_watson(
-                queries, keys, values, bandwidth=0.1, need_weights=need_weights
-            )
-        assert np.isfinite(output[0].item()) and np.isnan(output[1].item())
+        with pytest.raises(ValueError, match=r"nadaraya_watson: queries must be finite; got 1 NaN"):
+            attnlab.nadaraya_watson(queries, keys, values, bandwidth=0.1, need_weights=need_weights)
 
 
 @given(
