@@ -226,11 +226,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _use_agg(args: argparse.Namespace) -> None:
-    """As a program, draw off-screen: pick the Agg backend unless pyplot is already in use."""
-    if args.off_screen and "matplotlib.pyplot" not in sys.modules:
-        import matplotlib
+    """As a program, draw off-screen (matplotlib's Agg backend, unless pyplot is in use)."""
+    if args.off_screen:
+        from attnlab.plotting._figures import use_off_screen_backend
 
-        matplotlib.use("Agg")
+        use_off_screen_backend()
 
 
 class _Stages:

@@ -72,7 +72,7 @@ def check_layer_input(layer: nn.Linear, tensor: torch.Tensor, name: str, func: s
         )
     if tensor.dtype != weight.dtype:
         raise TypeError(
-            f"{func}: {name} has dtype {tensor.dtype} but the module's parameters are "
+            f"{func}: {name} have dtype {tensor.dtype} but the module's parameters are "
             f"{weight.dtype}; convert the inputs ({name}.to({weight.dtype})) or the module "
             f"(module.to({tensor.dtype}))."
         )

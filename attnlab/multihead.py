@@ -114,32 +114,37 @@ class MultiHeadAttention(KeepsWeights):
         if allowed is not None and allowed.ndim >= 3:
             allowed = allowed.unsqueeze(-3)  # (*b, q, k) -> (*b, 1, q, k): same for every head
         if queries is keys and keys is values and not nn.parameter.is_lazy(self.W_q.weight):
-            # self-attention: one matrix product for the three projections, as torch does
-            # (this calls F.linear with the layers' parameters, not the layers themselves)
-            weight = torch.cat([self.W_q.weight, self.W_k.weight, self.W_v.weight])  # (3hs, d)
-            bias = self.W_q.bias
-            if bias is not None:
-                bias = torch.cat([self.W_q.bias, self.W_k.bias, self.W_v.bias])  # (3hs,)
-            if contiguous and bias is not None and not torch.is_grad_enabled():
-                # inference: add the bias while copying into the heads' layout, one pass
-                # instead of two (out= has no autograd, so training takes the path below)
-                packed = F.linear(queries, weight).unflatten(-1, (3, self.num_heads, -1))
-                packed = packed.movedim(-3, 0).transpose(-3, -2)  # (3, *b, h, n, s), a view
-                bias = bias.view(3, *(1,) * (packed.ndim - 4), self.num_heads, 1, -1)
-                out = torch.empty(packed.shape, dtype=packed.dtype, device=packed.device)
-                packed = torch.add(packed, bias, out=out)  # contiguous (3, *b, h, n, s)
-            else:
-                packed = F.linear(queries, weight, bias).unflatten(-1, (3, self.num_heads, -1))
-                packed = packed.movedim(-3, 0).transpose(-3, -2)  # (3, *b, h, n, s), a view
-                packed = packed.contiguous() if contiguous else packed  # one copy for all three
-            queries, keys, values = packed.unbind(0)  # backward: one stack, not three scatters
-            return queries, keys, values, allowed
+            return (*self._project_packed(queries, contiguous), allowed)
         queries = self._split_heads(self.W_q(queries))  # (*b, q, h*s) -> (*b, h, q, s)
         keys = self._split_heads(self.W_k(keys))  # (*b, k, h*s) -> (*b, h, k, s)
         values = self._split_heads(self.W_v(values))  # (*b, k, h*s) -> (*b, h, k, s)
         if contiguous:
             queries, keys, values = queries.contiguous(), keys.contiguous(), values.contiguous()
         return queries, keys, values, allowed
+
+    def _project_packed(self, X: torch.Tensor, contiguous: bool) -> tuple[torch.Tensor, ...]:
+        """Self-attention: one matrix product for the three projections, as torch does.
+
+        This calls ``F.linear`` with the layers' parameters, not the layers themselves, and
+        returns queries, keys and values split into heads, ``(*b, h, n, s)`` each.
+        """
+        weight = torch.cat([self.W_q.weight, self.W_k.weight, self.W_v.weight])  # (3hs, d)
+        bias = self.W_q.bias
+        if bias is not None:
+            bias = torch.cat([self.W_q.bias, self.W_k.bias, self.W_v.bias])  # (3hs,)
+        if contiguous and bias is not None and not torch.is_grad_enabled():
+            # inference: add the bias while copying into the heads' layout, one pass instead
+            # of two (out= has no autograd, so training takes the path below)
+            packed = F.linear(X, weight).unflatten(-1, (3, self.num_heads, -1))
+            packed = packed.movedim(-3, 0).transpose(-3, -2)  # (3, *b, h, n, s), a view
+            bias = bias.view(3, *(1,) * (packed.ndim - 4), self.num_heads, 1, -1)
+            out = torch.empty(packed.shape, dtype=packed.dtype, device=packed.device)
+            packed = torch.add(packed, bias, out=out)  # contiguous (3, *b, h, n, s)
+        else:
+            packed = F.linear(X, weight, bias).unflatten(-1, (3, self.num_heads, -1))
+            packed = packed.movedim(-3, 0).transpose(-3, -2)  # (3, *b, h, n, s), a view
+            packed = packed.contiguous() if contiguous else packed  # one copy for all three
+        return packed.unbind(0)  # backward: one stack, not three scatters
 
     def forward(
         self,

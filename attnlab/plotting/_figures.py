@@ -36,6 +36,7 @@ __all__ = [
     "new_figure",
     "rc",
     "save_figure",
+    "use_off_screen_backend",
 ]
 
 
@@ -148,3 +149,12 @@ def save_figure(figure: Figure, path: str | Path, **savefig_kw: Any) -> Path:
 
         plt.close(figure)
     return path
+
+
+def use_off_screen_backend() -> None:
+    """Draw off-screen with matplotlib's Agg backend, unless pyplot is already in use (then the
+    program that uses it chose its backend)."""
+    if "matplotlib.pyplot" not in sys.modules:
+        import matplotlib
+
+        matplotlib.use("Agg")
