@@ -193,6 +193,12 @@ def check_queries_keys_values(
         raise ValueError(
             f"{func}: keys must hold at least one key; got keys.shape={tuple(keys.shape)}."
         )
+    for name, tensor in (("queries", queries), ("keys", keys)):
+        if tensor.shape[-1] == 0:
+            raise ValueError(
+                f"{func}: {name} must have at least one feature (last axis) to score with; "
+                f"got {name}.shape={tuple(named[name].shape)}."
+            )
     if same_features and queries.shape[-1] != keys.shape[-1]:
         raise ValueError(
             f"{func}: queries and keys must have the same number of features d (last axis); "
@@ -302,7 +308,7 @@ def check_bandwidth(bandwidth: Any, func: str, *, n_features: int | None = None)
     if values.ndim > 1 or (
         values.ndim == 1 and n_features is not None and values.numel() not in (1, n_features)
     ):
-        expected = "a scalar" if n_features is None else f"a scalar or {n_features} values"
+        expected = "a scalar" if n_features in (None, 1) else f"a scalar or {n_features} values"
         raise ValueError(
             f"{func}: bandwidth must be {expected} (one per feature); "
             f"got bandwidth.shape={tuple(values.shape)}."

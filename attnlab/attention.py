@@ -109,6 +109,14 @@ def dot_product_attention(
         The weights the output was computed with: with dropout in training these are the
         dropped-out (and rescaled) weights, so ``output == weights @ values`` always holds.
 
+    Notes
+    -----
+    NaN in, NaN out: attention runs inside models, where checking every call for NaN would
+    cost a device synchronisation, so NaN or infinite inputs give NaN outputs, as in torch. A
+    query with no admissible key (all masked) gets zero weights and a zero output, never NaN.
+    Half-precision inputs are scored in float32 (where torch's kernel also computes), so
+    moderately large values do not overflow to NaN weights; the results have the inputs' dtype.
+
     Examples
     --------
     >>> import torch

@@ -70,8 +70,10 @@ def build_mask(
     if valid_lens is not None:
         lengths = check_valid_lens(valid_lens, func, device)
         batch_shape, query_shape = tuple(scores_shape[:-2]), tuple(scores_shape[:-1])
-        if tuple(lengths.shape) == batch_shape:
-            lengths = lengths[..., None]  # one length per sequence, shared by its queries
+        # one length per query, or one per sequence shared by its queries (for a single row
+        # of scores the two are the same)
+        if tuple(lengths.shape) != query_shape and tuple(lengths.shape) == batch_shape:
+            lengths = lengths[..., None]  # (*b,) -> (*b, 1)
         elif tuple(lengths.shape) != query_shape:
             raise ValueError(
                 f"{func}: valid_lens must have shape {batch_shape} (one length per sequence) or "
@@ -119,6 +121,12 @@ def masked_softmax(
     -------
     weights : torch.Tensor of shape (*batch, n_queries, n_keys)
         Zero on masked keys; rows sum to 1 except rows with no admissible key, which are 0.
+
+    Notes
+    -----
+    A NaN score gives a NaN row (torch's NaN-in, NaN-out convention for code inside models);
+    masking never produces NaN. Half-precision scores are normalised in float32 and returned
+    in their own dtype. The scores are not modified.
 
     Examples
     --------

@@ -2,6 +2,9 @@
 
 Each ``forward`` returns ``(output, weights)`` and keeps a detached copy of the weights in
 ``.attention_weights``, as the book's modules do, so the weights can be drawn after a call.
+Inputs are validated once per call (shapes, masks, and the sizes and dtype that lazily built
+layers were built for); the attention modules then keep torch's NaN-in, NaN-out convention,
+while ``AveragePooling`` and ``NadarayaWatson`` refuse NaN data as their functions do.
 ``NadarayaWatson`` learns its bandwidth; ``AdditiveAttention`` learns its scoring function.
 
 References

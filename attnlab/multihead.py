@@ -19,7 +19,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from attnlab._validation import check_positive_int, check_probability, check_queries_keys_values
+from attnlab._validation import (
+    broadcast_shapes,
+    check_positive_int,
+    check_probability,
+    check_queries_keys_values,
+)
 from attnlab.attention import attend
 from attnlab.masking import build_mask
 from attnlab.modules import KeepsWeights, check_layer_input
@@ -39,6 +44,10 @@ class MultiHeadAttention(KeepsWeights):
     ``output = concat(head_1, ..., head_h) W_o``. Input sizes are inferred on the first call.
     The layout matches ``torch.nn.MultiheadAttention``: head ``i`` uses features
     ``i * head_size`` to ``(i + 1) * head_size`` of each projection.
+
+    Inputs are checked once per call, on both paths: shapes, masks, and the feature sizes and
+    dtype the lazy projections were built for on the first call. NaN inputs give NaN outputs
+    (torch's convention for code inside models).
 
     Parameters
     ----------
@@ -189,6 +198,14 @@ class MultiHeadAttention(KeepsWeights):
                 queries, keys, values, allowed, scale, dropout, self.training
             )  # (*b, h, q, s), (*b, h, q, k)
         else:
+            # torch's kernel does not broadcast every batch shape (an empty one, say): expand
+            # the three to one batch shape first (views, no copies)
+            shapes = {"queries": queries.shape[:-2], "keys": keys.shape[:-2],
+                      "values": values.shape[:-2]}  # fmt: skip
+            batch = broadcast_shapes("MultiHeadAttention", "batch axes", shapes)
+            queries, keys, values = (
+                t.expand(*batch, *t.shape[-2:]) for t in (queries, keys, values)
+            )
             heads = F.scaled_dot_product_attention(
                 queries, keys, values, attn_mask=allowed, dropout_p=dropout
             )  # (*b, h, q, s)
