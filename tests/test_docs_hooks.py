@@ -92,7 +92,7 @@ def test_the_table_of_contents_is_read_from_the_page():
     page = (
         '<h1 id="title">Title<a class="anchor-link" href="#title">¶</a></h1>'
         '<h2 id="5-what-record_attention-does">5. What <code>record_attention</code> does</h2>'
-        '<h3 id="a-b">A &amp; B</h3><h2 id="exercises">Exercises</h2>'
+        '<h3 id="a-b">A &amp; B</h3><h2 id="why">Why divide by $\\sqrt{d}$?</h2>'
     )
     [title] = lessons._toc(page)
     assert title["name"] == "Title" and title["id"] == "title"
@@ -102,7 +102,8 @@ def test_the_table_of_contents_is_read_from_the_page():
         "5. What record_attention does",
     )
     assert [child["name"] for child in first["children"]] == ["A &amp; B"]
-    assert second["id"] == "exercises" and not second["children"]
+    assert second["name"] == 'Why divide by <span class="arithmatex">\\(\\sqrt{d}\\)</span>?'
+    assert not second["children"]
 
 
 def test_a_figure_lost_between_notebook_and_page_is_noticed():
@@ -135,3 +136,12 @@ def test_a_script_from_another_host_is_refused():
         PluginError, match=r"extra_javascript must come from the site; got \['https"
     ):
         mathjax.on_config(config)
+
+
+def test_a_formula_in_a_heading_is_typeset_in_the_table_of_contents_once():
+    from mkdocs.structure.toc import get_toc
+
+    toc = get_toc([{"level": 2, "id": "h", "name": "Bandwidth \\(h\\)", "children": []}])
+    mathjax._typeset_titles(toc.items)
+    mathjax._typeset_titles(toc.items)  # a second hook, or a second pass, must not nest it
+    assert toc.items[0].title == 'Bandwidth <span class="arithmatex">\\(h\\)</span>'

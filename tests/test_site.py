@@ -155,10 +155,14 @@ class Visit:
         self.page.on("response", self._response)
         self.page.goto(url, wait_until="load")
         # MathJax's startup promise resolves once it has typeset the page
-        self.mathjax = self.page.evaluate(
-            "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
-            " ? MathJax.startup.promise.then(() => MathJax.version) : null"
-        )
+        try:
+            self.mathjax = self.page.evaluate(
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+                " ? MathJax.startup.promise.then(() => MathJax.version) : null"
+            )
+        except Exception as error:  # a failure of one page is reported for that page only
+            self.mathjax = None
+            self.errors.append(f"MathJax failed: {str(error).splitlines()[0]}")
 
     def _route(self, route):
         parts = urlsplit(route.request.url)
@@ -187,10 +191,11 @@ class Visit:
         self.context.close()
 
 
-# the text a reader sees, without code: TeX in a code block is meant to be read as code
+# the text a reader sees (navigation and table of contents included), without code, where TeX
+# is meant to be read as code
 PROSE = """() => {
   const skip = "pre, code, script, style, .jp-OutputArea, mjx-container";
-  const walker = document.createTreeWalker(document.querySelector("article"), NodeFilter.SHOW_TEXT);
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   const parts = [];
   while (walker.nextNode()) {
     const parent = walker.currentNode.parentElement;

@@ -53,6 +53,7 @@ FIGURE_TYPES = ("image/png", "image/svg+xml")
 FIGURE_HTML = re.compile(r"<img\b[^>]*\bsrc=\"data:image/(png|svg\+xml)")
 MATHJAX_2 = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
 MERMAID = re.compile(r"<script type=\"module\">\s*document\.addEventListener.*?</script>", re.S)
+DOLLAR_MATH = re.compile(r"\$([^$]+)\$")  # a heading's formula, typeset in the contents too
 HEADING = re.compile(r"<h([1-6])\b[^>]*\bid=\"([^\"]+)\"[^>]*>(.*?)</h\1>", re.S)
 
 _lessons: dict[str, Path] = {}  # src_uri -> the committed notebook
@@ -191,13 +192,17 @@ def on_files(files: Files, config) -> Files:
 
 
 def _toc(content: str) -> list[dict]:
-    """Table-of-contents tokens for the headings of the rendered page, nested by level."""
+    """Table-of-contents tokens for the headings of the rendered page, nested by level.
+
+    A formula in a heading stays a formula in the contents: MathJax typesets ``.arithmatex``.
+    """
     tokens: list[dict] = []
     stack: list[dict] = []
     for level, anchor, inner in HEADING.findall(content):
         inner = re.sub(r"<a class=\"anchor-link\".*?</a>", "", inner, flags=re.S)
         text = html.unescape(re.sub(r"<[^>]+>", "", inner)).strip()
-        token = {"level": int(level), "id": anchor, "name": html.escape(text), "children": []}
+        name = DOLLAR_MATH.sub(r'<span class="arithmatex">\\(\1\\)</span>', html.escape(text))
+        token = {"level": int(level), "id": anchor, "name": name, "children": []}
         while stack and stack[-1]["level"] >= token["level"]:
             stack.pop()
         (stack[-1]["children"] if stack else tokens).append(token)

@@ -11,13 +11,15 @@
    ``\\( \\)`` and ``\\[ \\]`` from pymdownx.arithmatex on Markdown pages and in docstrings,
    ``$ $`` and ``$$ $$`` in the notebooks' Markdown cells, nothing else.
 
-The build fails if MathJax is not installed, or if ``extra_javascript`` loads a script from
-another host.
+A heading's inline formula also appears in the table of contents, where it is typeset too. The
+build fails if MathJax is not installed, or if ``extra_javascript`` loads a script from another
+host.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
@@ -64,3 +66,19 @@ def on_files(files: Files, config) -> Files:
         uri = f"{DESTINATION}/{relative.as_posix()}"
         files.append(File.generated(config, uri, abs_src_path=str(path)))
     return files
+
+
+INLINE_TEX = re.compile(r"\\\((.+?)\\\)")
+
+
+def _typeset_titles(items) -> None:
+    for item in items:
+        if "\\(" in item.title and "arithmatex" not in item.title:  # not wrapped already
+            item.title = INLINE_TEX.sub(r'<span class="arithmatex">\\(\1\\)</span>', item.title)
+        _typeset_titles(item.children)
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    """A heading's formula, as the table of contents shows it, is typeset as in the heading."""
+    _typeset_titles(page.toc.items)
+    return html
