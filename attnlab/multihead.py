@@ -8,7 +8,8 @@ order, a positional encoding adds a fixed pattern of sines and cosines to each p
 References
 ----------
 1. A. Vaswani et al., "Attention is all you need", NeurIPS (2017), sections 3.2.2 and 3.5.
-2. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, sections 11.5-11.6.
+2. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, sections 10.5-10.6
+   (Chinese 2nd edition) / 11.5-11.6 (English).
 """
 
 from __future__ import annotations
