@@ -165,9 +165,10 @@ class TransformerDecoderBlock(nn.Module):
     or the Chinese edition's ``DecoderBlock(key_size, query_size, value_size, num_hiddens,
     norm_shape, ffn_num_input, ffn_num_hiddens, num_heads, dropout, i)``. ``forward(X, state)``
     reads ``state = [enc_outputs, enc_valid_lens, cache]`` and appends ``X`` to ``cache[i]``, the
-    block's inputs so far, which are the keys and values of its self-attention. In training
-    every position sees only the positions up to itself; in evaluation, decoding one token at a
-    time, the cache holds exactly the past.
+    block's inputs so far, which are the keys and values of its self-attention. Every position
+    sees itself and the positions before it, in training and in evaluation alike (the book's
+    block lets every position see the whole call's target in evaluation mode, which is right
+    only one token at a time).
 
     Examples
     --------
@@ -199,16 +200,17 @@ class TransformerDecoderBlock(nn.Module):
         enc_outputs, enc_valid_lens = state[0], state[1]
         # 1) this block's keys and values: its inputs so far, this call's included
         past = state[2][self.i]
-        key_values = X if past is None else torch.cat((past, X), dim=1)  # (b, n_past + n, d)
+        offset = 0 if past is None else past.shape[1]  # how many positions came before
+        key_values = X if past is None else torch.cat((past, X), dim=1)  # (b, offset + n, d)
         state[2][self.i] = key_values
-        if self.training:
-            # all target positions at once: position j may attend to positions 0..j only
-            batch_size, num_steps, _ = X.shape
-            dec_valid_lens = torch.arange(1, num_steps + 1, device=X.device).repeat(batch_size, 1)
-        else:
-            dec_valid_lens = None  # one token at a time: the cache holds exactly the past
-        # 2) causal self-attention  3) attention to the encoder's outputs  4) feed-forward
+        # 2) causal self-attention: position offset + j sees positions 0 .. offset + j. With the
+        # whole target at once (training) these are the book's lengths 1 .. n; with one token at
+        # a time they admit every cached position, as the book's None does
+        batch_size, num_steps, _ = X.shape
+        dec_valid_lens = torch.arange(offset + 1, offset + num_steps + 1, device=X.device)
+        dec_valid_lens = dec_valid_lens.repeat(batch_size, 1)  # (b, n)
         Y = self.addnorm1(X, self.attention1(X, key_values, key_values, dec_valid_lens))
+        # 3) attention to the encoder's outputs  4) feed-forward
         Z = self.addnorm2(Y, self.attention2(Y, enc_outputs, enc_outputs, enc_valid_lens))
         return self.addnorm3(Z, self.ffn(Z)), state
 

@@ -94,7 +94,8 @@ class TransformerDecoder(AttentionDecoder):
     dropout)`` (English) or the Chinese edition's ``TransformerDecoder(vocab_size, key_size,
     query_size, value_size, num_hiddens, norm_shape, ffn_num_input, ffn_num_hiddens, num_heads,
     num_layers, dropout)``. ``attention_weights`` is ``[self-attention weights per block,
-    cross-attention weights per block]`` of the last call.
+    cross-attention weights per block]`` of the last call. Decoding one token at a time gives
+    the same outputs as decoding the whole target at once: positions continue from the cache.
 
     Examples
     --------
@@ -126,7 +127,19 @@ class TransformerDecoder(AttentionDecoder):
         return [enc_outputs, enc_valid_lens, [None] * self.num_blks]
 
     def forward(self, X: torch.Tensor, state: list):
-        X = self.pos_encoding(self.embedding(X) * math.sqrt(self.num_hiddens))  # (b, n, d)
+        # positions continue after the ones already decoded (the book restarts them at 0 on
+        # every call, so each token decoded one at a time gets position 0's encoding)
+        past = state[2][0]
+        offset = 0 if past is None else past.shape[1]
+        n = X.shape[1]
+        table = self.pos_encoding.P  # (1, max_len, d)
+        if offset + n > table.shape[1]:
+            raise ValueError(
+                f"TransformerDecoder: positions {offset} to {offset + n - 1} exceed the "
+                f"positional encoding's max_len={table.shape[1]}; got {n} tokens after {offset}."
+            )
+        X = self.embedding(X) * math.sqrt(self.num_hiddens)  # (b, n, d)
+        X = self.pos_encoding.dropout(X + table[:, offset : offset + n].to(X.dtype))
         self._attention_weights = [[None] * len(self.blks) for _ in range(2)]
         for i, block in enumerate(self.blks):
             X, state = block(X, state)
