@@ -113,8 +113,9 @@ def test_plot_draws_values_against_their_index_and_into_given_axes():
     (line,) = axes.get_lines()
     assert line.get_xdata().tolist() == [0, 1, 2] and line.get_ydata().tolist() == [1.0, 4.0, 9.0]
     assert axes.get_yscale() == "log" and len(figure.axes) == 1
-    d2l.plot(torch.arange(3.0), torch.ones(3, requires_grad=True), fmts=("r:",))  # detached
-    assert plt.gca().get_lines()[0].get_linestyle() == ":"
+    d2l.plot(2 * torch.arange(3.0), torch.ones(3, requires_grad=True), fmts=("r:",))  # detached
+    (line,) = plt.gca().get_lines()
+    assert line.get_xdata().tolist() == [0.0, 2.0, 4.0] and line.get_linestyle() == ":"
 
 
 def test_set_figsize_sets_the_default_size_and_svg_display_is_a_no_op_outside_notebooks():

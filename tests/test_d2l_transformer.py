@@ -185,14 +185,22 @@ def test_decoding_past_the_positional_tables_end_is_an_error():
         decoder(torch.zeros(1, 2, dtype=torch.long), state)
 
 
-def test_embeddings_are_scaled_by_the_square_root_of_num_hiddens():
-    encoder = d2l.TransformerEncoder(10, 16, 32, 4, 1, 0.0)
+@pytest.mark.parametrize("stack", ["encoder", "decoder"])
+def test_embeddings_are_scaled_by_the_square_root_of_num_hiddens(stack):
+    if stack == "encoder":
+        model = d2l.TransformerEncoder(10, 16, 32, 4, 1, 0.0)
+    else:
+        model = d2l.TransformerDecoder(10, 16, 32, 4, 1, 0.0)
     with torch.no_grad():
-        encoder.embedding.weight.fill_(1.0)
+        model.embedding.weight.fill_(1.0)
     captured = {}
-    encoder.blks.block0.register_forward_pre_hook(lambda module, args: captured.update(X=args[0]))
-    encoder(torch.zeros(1, 3, dtype=torch.long))
-    expected = math.sqrt(16) + encoder.pos_encoding.P[0, :3]
+    model.blks.block0.register_forward_pre_hook(lambda module, args: captured.update(X=args[0]))
+    tokens = torch.zeros(1, 3, dtype=torch.long)
+    if stack == "encoder":
+        model(tokens)
+    else:
+        model(tokens, model.init_state(torch.zeros(1, 2, 16), None))
+    expected = math.sqrt(16) + model.pos_encoding.P[0, :3]
     torch.testing.assert_close(captured["X"][0], expected)
 
 
