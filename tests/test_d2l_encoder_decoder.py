@@ -170,6 +170,15 @@ def test_encoder_inside_a_model_loads_english_keys_under_its_prefix():
     )
 
 
+def test_encoder_draws_the_english_editions_parameters_from_a_seed(seeded):
+    encoder = d2l.Seq2SeqEncoder(VOCAB, EMBED, HIDDENS, LAYERS)
+    # the English edition's encoder after torch.manual_seed(0): normal embeddings, Xavier GRU
+    torch.testing.assert_close(encoder.embedding.weight[0, :2].detach(),
+                               torch.tensor([-1.1258, -1.1524]), atol=1e-4, rtol=0)  # fmt: skip
+    torch.testing.assert_close(encoder.rnn.weight_ih_l0[0, :3].detach(),
+                               torch.tensor([0.2126, -0.1731, 0.0625]), atol=1e-4, rtol=0)  # fmt: skip
+
+
 def test_decoder_has_the_books_parameters():
     decoder = d2l.Seq2SeqAttentionDecoder(VOCAB, EMBED, HIDDENS, LAYERS)
     assert {

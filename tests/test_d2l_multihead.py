@@ -105,6 +105,14 @@ def test_english_subclass_of_d2l_module_equals_d2l_multihead_attention(seeded):
                                book_style.attention.attention_weights)  # fmt: skip
 
 
+def test_english_multihead_attention_draws_the_books_parameters_from_a_seed(seeded):
+    attention = d2l.MultiHeadAttention(100, 5, 0.5)
+    attention(torch.ones(2, 4, 100), torch.ones(2, 6, 100), torch.ones(2, 6, 100))
+    # the book's module after torch.manual_seed(0) and the same call
+    expected = torch.tensor([-0.0965, 0.0730, 0.0727])
+    torch.testing.assert_close(attention.W_o.weight[0, :3].detach(), expected, atol=1e-4, rtol=0)
+
+
 def test_english_self_attention_checks_its_shape(seeded):
     attention = d2l.MultiHeadAttention(100, 5, 0.5)
     X = d2l.ones((2, 4, 100))

@@ -267,6 +267,21 @@ def test_additive_attention_loads_either_editions_state_dict():
     assert torch.equal(copy.eval()(queries, keys, values), attention.eval()(queries, keys, values))
 
 
+def test_additive_attention_draws_the_books_parameters_from_a_seed(seeded):
+    # values of the book's modules, both editions, after torch.manual_seed(0)
+    chinese = d2l.AdditiveAttention(2, 20, 8, 0.1)
+    torch.testing.assert_close(
+        chinese.W_k.weight[0], torch.tensor([-0.0053, 0.3793]), atol=1e-4, rtol=0
+    )
+    torch.manual_seed(0)
+    english = d2l.AdditiveAttention(8, 0.1)
+    english(torch.ones(2, 1, 20), torch.ones(2, 10, 2), torch.ones(2, 10, 4))
+    torch.testing.assert_close(english.w_v.weight[0, :3], torch.tensor([-0.0408, -0.1578, 0.2827]),
+                               atol=1e-4, rtol=0)  # fmt: skip
+    torch.testing.assert_close(english.W_q.weight[0, :2], torch.tensor([-0.0017, 0.1200]),
+                               atol=1e-4, rtol=0)  # fmt: skip
+
+
 def test_additive_attention_errors_show_both_signatures():
     with pytest.raises(TypeError, match=r"AdditiveAttention: the arguments must follow one "
                        r"edition's signature, AdditiveAttention\(num_hiddens, dropout=0.0\) "

@@ -46,6 +46,18 @@ def _encoder_shapes(norm_shape):
 # --- the book's calls -----------------------------------------------------------------------------
 
 
+# what the book's PositionWiseFFN prints for ones after torch.manual_seed(0), either edition
+BOOK_FFN_ROW = torch.tensor([0.4592, 0.1008, 0.2557, -0.4390, 0.3631, -0.5486, -0.5084, -0.2696])
+
+
+@pytest.mark.parametrize("args", [(4, 4, 8), (4, 8)])
+def test_position_wise_ffn_prints_the_books_numbers_from_a_seed(seeded, args):
+    ffn = d2l.PositionWiseFFN(*args)
+    ffn.eval()
+    rows = ffn(d2l.ones((2, 3, 4)))[0].detach()
+    torch.testing.assert_close(rows, BOOK_FFN_ROW.expand(3, 8), atol=1e-4, rtol=0)
+
+
 def test_chinese_calls_print_the_books_shapes(seeded):
     ffn = d2l.PositionWiseFFN(4, 4, 8)
     ffn.eval()

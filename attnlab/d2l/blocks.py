@@ -66,12 +66,15 @@ class PositionWiseFFN(nn.Module):
         edition, a = bind_edition(func, args, kwargs, *self._forms)
         hiddens = check_size(a["ffn_num_hiddens"], func, "ffn_num_hiddens")
         outputs = check_size(a["ffn_num_outputs"], func, "ffn_num_outputs")
+        self.edition = edition
         if edition == CHINESE:
             self.dense1 = nn.Linear(check_size(a["ffn_num_input"], func, "ffn_num_input"), hiddens)
-        else:
+            self.relu = nn.ReLU()
+            self.dense2 = nn.Linear(hiddens, outputs)
+        else:  # lazy, so that both layers draw their parameters on the first call, as the book's
             self.dense1 = nn.LazyLinear(hiddens)
-        self.relu = nn.ReLU()
-        self.dense2 = nn.Linear(hiddens, outputs)
+            self.relu = nn.ReLU()
+            self.dense2 = nn.LazyLinear(outputs)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         return self.dense2(self.relu(self.dense1(X)))  # (..., d) -> (..., hiddens) -> (..., out)

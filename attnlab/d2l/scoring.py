@@ -173,12 +173,18 @@ class AdditiveAttention(attnlab.AdditiveAttention):
         edition, arguments = bind_edition(func, args, kwargs, _ENGLISH, _CHINESE)
         num_hiddens = check_size(arguments["num_hiddens"], func, "num_hiddens")
         dropout = check_dropout(arguments["dropout"], func)
-        super().__init__(num_hiddens, dropout)
+        # the layers are rebuilt below in the book's order, so that a seed gives the book's
+        # parameters; attnlab's own construction must then not draw from the generator
+        with torch.random.fork_rng(devices=[]):
+            super().__init__(num_hiddens, dropout)
         if edition == CHINESE:
             key_size = check_size(arguments["key_size"], func, "key_size")
             query_size = check_size(arguments["query_size"], func, "query_size")
             self.W_k = nn.Linear(key_size, num_hiddens, bias=False)
             self.W_q = nn.Linear(query_size, num_hiddens, bias=False)
+            self.w_v = nn.Linear(num_hiddens, 1, bias=False)
+        else:  # built on the first call, after W_q and W_k, as in the English edition
+            self.w_v = nn.LazyLinear(1, bias=False)
         self.dropout = _DropoutKeepingInput(dropout)
         self.edition = edition
 

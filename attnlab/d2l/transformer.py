@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from attnlab.d2l._checks import check_size
-from attnlab.d2l._editions import bind_edition, signature
+from attnlab.d2l._editions import CHINESE, bind_edition, signature
 from attnlab.d2l.blocks import (
     CHINESE_BLOCK,
     ENGLISH_BLOCK,
@@ -119,7 +119,10 @@ class TransformerDecoder(AttentionDecoder):
         block_arguments = _stack(self, func, a)
         for i in range(self.num_blks):
             self.blks.add_module(f"block{i}", TransformerDecoderBlock(**block_arguments, i=i))
-        self.dense = nn.Linear(self.num_hiddens, self.vocab_size)
+        if self.edition == CHINESE:
+            self.dense = nn.Linear(self.num_hiddens, self.vocab_size)
+        else:  # built on the first call, as in the English edition (same draws for a seed)
+            self.dense = nn.LazyLinear(self.vocab_size)
         self._attention_weights: list[list[torch.Tensor | None]] = [[], []]
 
     def init_state(self, enc_outputs, enc_valid_lens, *args) -> list:
