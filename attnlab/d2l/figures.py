@@ -115,7 +115,8 @@ def plot(
     if len(X) != len(Y):
         X = X * len(Y)
     if axes is None:
-        axes = _pyplot().figure(figsize=figsize).add_subplot()
+        # constrained layout keeps the axis labels inside the figure when it is saved
+        axes = _pyplot().figure(figsize=figsize, layout="constrained").add_subplot()
     axes.cla()
     for x, y, fmt in zip(X, Y, fmts, strict=False):
         if len(x):
@@ -176,7 +177,9 @@ class Animator:
         figsize=(3.5, 2.5),
     ) -> None:
         use_svg_display()
-        self.fig, axes = _pyplot().subplots(nrows, ncols, figsize=figsize, squeeze=False)
+        self.fig, axes = _pyplot().subplots(
+            nrows, ncols, figsize=figsize, squeeze=False, layout="constrained"
+        )
         self.axes = list(axes.flat)
         self._axes_settings = (xlabel, ylabel, xlim, ylim, xscale, yscale, legend or [])
         self.X: list[list] | None = None
