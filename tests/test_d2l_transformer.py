@@ -216,6 +216,16 @@ def test_embeddings_are_scaled_by_the_square_root_of_num_hiddens(stack):
     torch.testing.assert_close(captured["X"][0], expected)
 
 
+def test_attnlab_record_attention_reads_the_d2l_layers_weights():
+    encoder = d2l.TransformerEncoder(30, 16, 32, 4, 2, 0.0).eval()
+    tokens = torch.randint(0, 30, (3, 5), generator=torch.Generator().manual_seed(0))
+    with attnlab.record_attention(encoder) as recording:
+        encoder(tokens, torch.tensor([5, 2, 1]))
+    assert recording.names == ["blks.block0.attention", "blks.block1.attention"]
+    for recorded, book in zip(recording.weights, encoder.attention_weights, strict=True):
+        torch.testing.assert_close(recorded, book.reshape(3, 4, 5, 5))  # (b, heads, q, k)
+
+
 # --- state dicts ----------------------------------------------------------------------------------
 
 

@@ -35,14 +35,39 @@ __all__ = [
 
 
 class Encoder(nn.Module):
-    """The encoder interface: ``forward(X, *args)`` returns what the decoder starts from."""
+    """The encoder interface: ``forward(X, *args)`` returns what the decoder starts from.
+
+    Examples
+    --------
+    >>> import torch
+    >>> class Embed(Encoder):
+    ...     def forward(self, X, *args):
+    ...         return X.float().unsqueeze(-1)
+    >>> Embed()(torch.tensor([[1, 2]])).shape
+    torch.Size([1, 2, 1])
+    """
 
     def forward(self, X, *args):
         raise NotImplementedError(f"{type(self).__name__}: an Encoder must define forward(X).")
 
 
 class Decoder(nn.Module):
-    """The decoder interface: ``init_state(enc_all_outputs, *args)``, ``forward(X, state)``."""
+    """The decoder interface: ``init_state(enc_all_outputs, *args)``, ``forward(X, state)``.
+
+    ``forward`` returns the output and the state for the next call.
+
+    Examples
+    --------
+    >>> import torch
+    >>> class Count(Decoder):
+    ...     def init_state(self, enc_all_outputs, *args):
+    ...         return 0
+    ...     def forward(self, X, state):
+    ...         return X + state, state + 1
+    >>> decoder = Count()
+    >>> decoder(torch.zeros(2), decoder.init_state(None))
+    (tensor([0., 0.]), 1)
+    """
 
     def init_state(self, enc_all_outputs, *args):
         raise NotImplementedError(f"{type(self).__name__}: a Decoder must define init_state.")
@@ -52,7 +77,15 @@ class Decoder(nn.Module):
 
 
 class AttentionDecoder(Decoder):
-    """A decoder that also exposes the ``attention_weights`` of its last call."""
+    """A decoder that also exposes the ``attention_weights`` of its last call.
+
+    Examples
+    --------
+    :class:`Seq2SeqAttentionDecoder` and :class:`attnlab.d2l.TransformerDecoder` are two.
+
+    >>> issubclass(Seq2SeqAttentionDecoder, AttentionDecoder)
+    True
+    """
 
     @property
     def attention_weights(self):
@@ -67,6 +100,19 @@ class EncoderDecoder(nn.Module):
     As in the English edition, ``forward(enc_X, dec_X, *args)`` returns the output only (the
     Chinese 2nd edition returns ``(output, state)``; write ``Y_hat = net(...)`` for
     ``Y_hat, _ = net(...)``). :meth:`predict_step` decodes greedily, as the English edition's.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = EncoderDecoder(Seq2SeqEncoder(10, 8, 16, 2), Seq2SeqAttentionDecoder(10, 8, 16, 2))
+    >>> source = torch.zeros((4, 7), dtype=torch.long)
+    >>> target = torch.zeros((4, 5), dtype=torch.long)
+    >>> net(source, target, torch.tensor([7, 3, 5, 1])).shape
+    torch.Size([4, 5, 10])
+    >>> tokens, weights = net.eval().predict_step((source, target, torch.tensor([7, 3, 5, 1])),
+    ...                                           "cpu", num_steps=3, save_attention_weights=True)
+    >>> tokens.shape, len(weights), weights[0][0].shape  # per step, the decoder's weights
+    (torch.Size([4, 3]), 3, torch.Size([4, 1, 7]))
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module) -> None:
@@ -106,6 +152,14 @@ def init_seq2seq(module: nn.Module) -> None:
     The book's initialiser for sequence-to-sequence models, meant for ``model.apply``. Like the
     book's, it acts on modules whose type is exactly ``nn.Linear`` or ``nn.GRU`` (so lazy layers
     not yet built are skipped).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> model = nn.Sequential(nn.Linear(4, 3), nn.LazyLinear(2))
+    >>> _ = model.apply(init_seq2seq)  # Xavier weights for the first layer only
+    >>> nn.parameter.is_lazy(model[1].weight)
+    True
     """
     if type(module) is nn.Linear:
         nn.init.xavier_uniform_(module.weight)

@@ -36,7 +36,12 @@ def _array(values: Any) -> Any:
 
 
 def use_svg_display() -> None:
-    """In a Jupyter notebook, show figures as SVG (as the book does); elsewhere do nothing."""
+    """In a Jupyter notebook, show figures as SVG (as the book does); elsewhere do nothing.
+
+    Examples
+    --------
+    >>> use_svg_display()  # outside a notebook: nothing changes
+    """
     try:
         from IPython import get_ipython
         from matplotlib_inline.backend_inline import set_matplotlib_formats
@@ -51,13 +56,29 @@ def set_figsize(figsize: tuple[float, float] = (3.5, 2.5)) -> None:
 
     This is the one helper that changes global matplotlib state (``rcParams``), because that is
     what it is called for; ``plot`` and ``show_heatmaps`` take a ``figsize`` instead.
+
+    Examples
+    --------
+    >>> import matplotlib as mpl
+    >>> with mpl.rc_context():  # only so that the example leaves the default as it was
+    ...     set_figsize((6, 2.5))
+    ...     mpl.rcParams["figure.figsize"]
+    [6.0, 2.5]
     """
     use_svg_display()
     _pyplot().rcParams["figure.figsize"] = figsize
 
 
 def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend) -> None:
-    """Label, scale and limit ``axes``, add the legend and a grid (the book's ``set_axes``)."""
+    """Label, scale and limit ``axes``, add the legend and a grid (the book's ``set_axes``).
+
+    Examples
+    --------
+    >>> axes = _pyplot().figure().add_subplot()
+    >>> set_axes(axes, "x", "y", [0, 5], None, "linear", "log", None)
+    >>> [float(limit) for limit in axes.get_xlim()], axes.get_yscale()
+    ([0.0, 5.0], 'log')
+    """
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_xscale(xscale)

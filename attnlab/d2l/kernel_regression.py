@@ -29,7 +29,14 @@ __all__ = ["NWKernelRegression", "boxcar", "constant", "epanechikov", "gaussian"
 
 
 def gaussian(x: torch.Tensor) -> torch.Tensor:
-    """The book's Gaussian kernel ``exp(-x^2 / 2)`` (not normalised to integrate to 1)."""
+    """The book's Gaussian kernel ``exp(-x^2 / 2)`` (not normalised to integrate to 1).
+
+    Examples
+    --------
+    >>> import torch
+    >>> gaussian(torch.tensor([0.0, 1.0, 2.0]))
+    tensor([1.0000, 0.6065, 0.1353])
+    """
     return torch.exp(-(x**2) / 2)
 
 
@@ -38,12 +45,25 @@ def boxcar(x: torch.Tensor) -> torch.Tensor:
 
     ``attnlab.kernels.boxcar`` is the closed window ``|x| <= 1`` (scikit-learn's "tophat",
     statsmodels' "uniform"); the two differ only for a key exactly one bandwidth away.
+
+    Examples
+    --------
+    >>> import torch
+    >>> boxcar(torch.tensor([0.0, 0.5, 1.0, 2.0]))
+    tensor([ True,  True, False, False])
     """
     return torch.abs(x) < 1.0
 
 
 def constant(x: torch.Tensor) -> torch.Tensor:
-    """The book's constant kernel: 1 everywhere (Nadaraya-Watson becomes average pooling)."""
+    """The book's constant kernel: 1 everywhere (Nadaraya-Watson becomes average pooling).
+
+    Examples
+    --------
+    >>> import torch
+    >>> constant(torch.tensor([0.0, 5.0]))
+    tensor([1., 1.])
+    """
     return 1.0 + 0 * x
 
 
