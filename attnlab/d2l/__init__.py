@@ -37,14 +37,6 @@ from attnlab.d2l.encoder_decoder import (
     Seq2SeqEncoder,
     init_seq2seq,
 )
-from attnlab.d2l.figures import (
-    Animator,
-    plot,
-    set_axes,
-    set_figsize,
-    show_heatmaps,
-    use_svg_display,
-)
 from attnlab.d2l.kernel_regression import (
     NWKernelRegression,
     boxcar,
@@ -76,6 +68,15 @@ from attnlab.d2l.scoring import (
 from attnlab.d2l.tensors import *  # noqa: F403 (the book's aliases, listed in tensors.__all__)
 from attnlab.d2l.tensors import __all__ as _tensor_names
 from attnlab.d2l.transformer import TransformerDecoder, TransformerEncoder
+from attnlab.plotting.book import (
+    Animator,
+    plot,
+    pyplot,
+    set_axes,
+    set_figsize,
+    show_heatmaps,
+    use_svg_display,
+)
 
 # the book's names that raise: load_data_nmt, MTFraEng, Trainer, train_seq2seq, bleu, ...
 globals().update(unavailable)
@@ -128,9 +129,7 @@ _DOWNLOADING_PREFIXES = ("load_data_", "read_", "download")
 def __getattr__(name: str) -> Any:
     """``d2l.plt`` is pyplot (imported on first use); other book names get a helpful error."""
     if name == "plt":
-        import matplotlib.pyplot as plt
-
-        return plt
+        return pyplot()
     if not name.startswith("_"):
         if name in DATA_CONSTANTS or name.startswith(_DOWNLOADING_PREFIXES):
             raise DataNotAvailableError(data_message(name))

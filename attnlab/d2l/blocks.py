@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attnlab.d2l._checks import check_dropout, check_size
+from attnlab._validation import check_positive_int, check_probability
 from attnlab.d2l._editions import CHINESE, bind_edition, signature
 from attnlab.d2l.multihead import MultiHeadAttention
 
@@ -64,11 +64,13 @@ class PositionWiseFFN(nn.Module):
         super().__init__()
         func = "PositionWiseFFN"
         edition, a = bind_edition(func, args, kwargs, *self._forms)
-        hiddens = check_size(a["ffn_num_hiddens"], func, "ffn_num_hiddens")
-        outputs = check_size(a["ffn_num_outputs"], func, "ffn_num_outputs")
+        hiddens = check_positive_int(a["ffn_num_hiddens"], "ffn_num_hiddens", func)
+        outputs = check_positive_int(a["ffn_num_outputs"], "ffn_num_outputs", func)
         self.edition = edition
         if edition == CHINESE:
-            self.dense1 = nn.Linear(check_size(a["ffn_num_input"], func, "ffn_num_input"), hiddens)
+            self.dense1 = nn.Linear(
+                check_positive_int(a["ffn_num_input"], "ffn_num_input", func), hiddens
+            )
             self.relu = nn.ReLU()
             self.dense2 = nn.Linear(hiddens, outputs)
         else:  # lazy, so that both layers draw their parameters on the first call, as the book's
@@ -99,7 +101,7 @@ class AddNorm(nn.Module):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__()
         _, a = bind_edition("AddNorm", args, kwargs, *self._forms)
-        self.dropout = nn.Dropout(check_dropout(a["dropout"], "AddNorm"))
+        self.dropout = nn.Dropout(check_probability(a["dropout"], "dropout", "AddNorm"))
         self.ln = nn.LayerNorm(a.get("norm_shape", a.get("normalized_shape")))
 
     def forward(self, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:

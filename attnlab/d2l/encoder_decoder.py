@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attnlab.d2l._checks import check_dropout, check_size
+from attnlab._validation import check_positive_int, check_probability
 from attnlab.d2l.scoring import AdditiveAttention
 
 __all__ = [
@@ -192,9 +192,11 @@ class Seq2SeqEncoder(Encoder):
         func = "Seq2SeqEncoder"
         for name, value in (("vocab_size", vocab_size), ("embed_size", embed_size),
                             ("num_hiddens", num_hiddens), ("num_layers", num_layers)):  # fmt: skip
-            check_size(value, func, name)
+            check_positive_int(value, name, func)
         self.embedding = nn.Embedding(vocab_size, embed_size)
-        self.rnn = nn.GRU(embed_size, num_hiddens, num_layers, dropout=check_dropout(dropout, func))
+        self.rnn = nn.GRU(
+            embed_size, num_hiddens, num_layers, dropout=check_probability(dropout, "dropout", func)
+        )
         init_seq2seq(self.rnn)
 
     def forward(self, X, *args):
@@ -234,8 +236,8 @@ class Seq2SeqAttentionDecoder(AttentionDecoder):
         func = "Seq2SeqAttentionDecoder"
         for name, value in (("vocab_size", vocab_size), ("embed_size", embed_size),
                             ("num_hiddens", num_hiddens), ("num_layers", num_layers)):  # fmt: skip
-            check_size(value, func, name)
-        dropout = check_dropout(dropout, func)
+            check_positive_int(value, name, func)
+        dropout = check_probability(dropout, "dropout", func)
         self.attention = AdditiveAttention(num_hiddens, num_hiddens, num_hiddens, dropout)
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers, dropout=dropout)

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 import attnlab
-from attnlab.d2l._checks import describe
+from attnlab._validation import describe
 
 __all__ = ["NWKernelRegression", "boxcar", "constant", "epanechikov", "gaussian", "nadaraya_watson"]
 

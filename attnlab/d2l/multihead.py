@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 import attnlab
-from attnlab.d2l._checks import check_dropout, check_size, describe
+from attnlab._validation import check_positive_int, check_probability, describe
 from attnlab.d2l._editions import CHINESE, bind_edition, signature
 from attnlab.d2l.scoring import DotProductAttention
 
@@ -121,16 +121,18 @@ class MultiHeadAttention(attnlab.MultiHeadAttention):
     def __init__(self, *args, **kwargs) -> None:
         func = "MultiHeadAttention"
         edition, arguments = bind_edition(func, args, kwargs, _ENGLISH, _CHINESE)
-        num_hiddens = check_size(arguments["num_hiddens"], func, "num_hiddens")
-        num_heads = check_size(arguments["num_heads"], func, "num_heads")
-        dropout = check_dropout(arguments["dropout"], func)
+        num_hiddens = check_positive_int(arguments["num_hiddens"], "num_hiddens", func)
+        num_heads = check_positive_int(arguments["num_heads"], "num_heads", func)
+        dropout = check_probability(arguments["dropout"], "dropout", func)
         bias = bool(arguments["bias"])
         super().__init__(num_hiddens, num_heads, dropout, bias)
         self.attention = DotProductAttention(dropout)
         for name in ("W_q", "W_k", "W_v", "W_o"):  # listed after attention, as in the book
             self._modules[name] = self._modules.pop(name)
         if edition == CHINESE:
-            sizes = {name: check_size(arguments[name], func, name) for name in _CHINESE_SIZES}
+            sizes = {
+                name: check_positive_int(arguments[name], name, func) for name in _CHINESE_SIZES
+            }
             self.W_q = nn.Linear(sizes["query_size"], num_hiddens, bias=bias)
             self.W_k = nn.Linear(sizes["key_size"], num_hiddens, bias=bias)
             self.W_v = nn.Linear(sizes["value_size"], num_hiddens, bias=bias)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 import attnlab
-from attnlab.d2l._checks import check_dropout, check_size, describe
+from attnlab._validation import check_positive_int, check_probability, describe
 from attnlab.d2l._editions import CHINESE, bind_edition, signature
 
 __all__ = ["AdditiveAttention", "DotProductAttention", "masked_softmax", "sequence_mask"]
@@ -111,7 +111,7 @@ class DotProductAttention(nn.Module):
 
     def __init__(self, dropout: float = 0.0) -> None:
         super().__init__()
-        self.dropout = nn.Dropout(check_dropout(dropout, "DotProductAttention"))
+        self.dropout = nn.Dropout(check_probability(dropout, "dropout", "DotProductAttention"))
         self.attention_weights = None
 
     def forward(self, queries, keys, values, valid_lens=None) -> torch.Tensor:
@@ -171,15 +171,15 @@ class AdditiveAttention(attnlab.AdditiveAttention):
     def __init__(self, *args, **kwargs) -> None:
         func = "AdditiveAttention"
         edition, arguments = bind_edition(func, args, kwargs, _ENGLISH, _CHINESE)
-        num_hiddens = check_size(arguments["num_hiddens"], func, "num_hiddens")
-        dropout = check_dropout(arguments["dropout"], func)
+        num_hiddens = check_positive_int(arguments["num_hiddens"], "num_hiddens", func)
+        dropout = check_probability(arguments["dropout"], "dropout", func)
         # the layers are rebuilt below in the book's order, so that a seed gives the book's
         # parameters; attnlab's own construction must then not draw from the generator
         with torch.random.fork_rng(devices=[]):
             super().__init__(num_hiddens, dropout)
         if edition == CHINESE:
-            key_size = check_size(arguments["key_size"], func, "key_size")
-            query_size = check_size(arguments["query_size"], func, "query_size")
+            key_size = check_positive_int(arguments["key_size"], "key_size", func)
+            query_size = check_positive_int(arguments["query_size"], "query_size", func)
             self.W_k = nn.Linear(key_size, num_hiddens, bias=False)
             self.W_q = nn.Linear(query_size, num_hiddens, bias=False)
             self.w_v = nn.Linear(num_hiddens, 1, bias=False)

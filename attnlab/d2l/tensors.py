@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from attnlab.d2l._checks import describe
+from attnlab._validation import describe
 
 __all__ = [
     "ShapeMismatchError",

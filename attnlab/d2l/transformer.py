@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from attnlab.d2l._checks import check_size
+from attnlab._validation import check_positive_int
 from attnlab.d2l._editions import CHINESE, bind_edition, signature
 from attnlab.d2l.blocks import (
     CHINESE_BLOCK,
@@ -35,10 +35,10 @@ __all__ = ["TransformerDecoder", "TransformerEncoder"]
 
 def _stack(module: nn.Module, func: str, a: dict) -> dict:
     """Set a stack's sizes and embedding; return the arguments for its blocks."""
-    module.num_hiddens = check_size(a["num_hiddens"], func, "num_hiddens")
+    module.num_hiddens = check_positive_int(a["num_hiddens"], "num_hiddens", func)
     blocks = a.pop("num_blks", None) or a.pop("num_layers", None)
-    module.num_blks = module.num_layers = check_size(blocks, func, "num_blks")
-    module.vocab_size = check_size(a.pop("vocab_size"), func, "vocab_size")
+    module.num_blks = module.num_layers = check_positive_int(blocks, "num_blks", func)
+    module.vocab_size = check_positive_int(a.pop("vocab_size"), "vocab_size", func)
     module.embedding = nn.Embedding(module.vocab_size, module.num_hiddens)
     module.pos_encoding = PositionalEncoding(module.num_hiddens, a["dropout"])
     module.blks = nn.Sequential()
@@ -134,15 +134,14 @@ class TransformerDecoder(AttentionDecoder):
         # every call, so each token decoded one at a time gets position 0's encoding)
         past = state[2][0]
         offset = 0 if past is None else past.shape[1]
-        n = X.shape[1]
-        table = self.pos_encoding.P  # (1, max_len, d)
-        if offset + n > table.shape[1]:
+        n, max_len = X.shape[1], self.pos_encoding.max_len
+        if offset + n > max_len:
             raise ValueError(
                 f"TransformerDecoder: positions {offset} to {offset + n - 1} exceed the "
-                f"positional encoding's max_len={table.shape[1]}; got {n} tokens after {offset}."
+                f"positional encoding's max_len={max_len}; got {n} tokens after {offset}."
             )
         X = self.embedding(X) * math.sqrt(self.num_hiddens)  # (b, n, d)
-        X = self.pos_encoding.dropout(X + table[:, offset : offset + n].to(X.dtype))
+        X = self.pos_encoding(X, offset=offset)
         self._attention_weights = [[None] * len(self.blks) for _ in range(2)]
         for i, block in enumerate(self.blks):
             X, state = block(X, state)

@@ -1,4 +1,4 @@
-"""The book's figure helpers: ``plot``, ``show_heatmaps``, ``Animator``, ``set_figsize``, ...
+"""The book's figure helpers, behind ``attnlab.d2l``: ``plot``, ``show_heatmaps``, ``Animator``, ...
 
 They draw what the book's helpers draw and, like them, return nothing, so that a notebook cell
 ending with one of them shows its figure once. ``show_heatmaps`` is attnlab's (one colour scale
@@ -19,12 +19,21 @@ from typing import Any
 
 import torch
 
-import attnlab
+from attnlab.plotting import heatmaps
 
-__all__ = ["Animator", "plot", "set_axes", "set_figsize", "show_heatmaps", "use_svg_display"]
+__all__ = [
+    "Animator",
+    "plot",
+    "pyplot",
+    "set_axes",
+    "set_figsize",
+    "show_heatmaps",
+    "use_svg_display",
+]
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot``, imported on first use (the book's ``d2l.plt``)."""
     import matplotlib.pyplot as plt
 
     return plt
@@ -66,7 +75,7 @@ def set_figsize(figsize: tuple[float, float] = (3.5, 2.5)) -> None:
     [6.0, 2.5]
     """
     use_svg_display()
-    _pyplot().rcParams["figure.figsize"] = figsize
+    pyplot().rcParams["figure.figsize"] = figsize
 
 
 def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend) -> None:
@@ -74,7 +83,7 @@ def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend) -> None:
 
     Examples
     --------
-    >>> axes = _pyplot().figure().add_subplot()
+    >>> axes = pyplot().figure().add_subplot()
     >>> set_axes(axes, "x", "y", [0, 5], None, "linear", "log", None)
     >>> [float(limit) for limit in axes.get_xlim()], axes.get_yscale()
     ([0.0, 5.0], 'log')
@@ -122,7 +131,7 @@ def plot(
     --------
     >>> import torch
     >>> plot(torch.arange(4.0), [torch.arange(4.0), torch.ones(4)], legend=["x", "1"])
-    >>> axes = _pyplot().gca()
+    >>> axes = pyplot().gca()
     >>> len(axes.get_lines()), [text.get_text() for text in axes.get_legend().get_texts()]
     (2, ['x', '1'])
     """
@@ -137,7 +146,7 @@ def plot(
         X = X * len(Y)
     if axes is None:
         # constrained layout keeps the axis labels inside the figure when it is saved
-        axes = _pyplot().figure(figsize=figsize, layout="constrained").add_subplot()
+        axes = pyplot().figure(figsize=figsize, layout="constrained").add_subplot()
     axes.cla()
     for x, y, fmt in zip(X, Y, fmts, strict=False):
         if len(x):
@@ -160,10 +169,10 @@ def show_heatmaps(
     --------
     >>> import torch
     >>> show_heatmaps(torch.eye(10).reshape((1, 1, 10, 10)), xlabel="Keys", ylabel="Queries")
-    >>> len(_pyplot().gcf().axes)  # the panel and its colour bar
+    >>> len(pyplot().gcf().axes)  # the panel and its colour bar
     2
     """
-    attnlab.show_heatmaps(
+    heatmaps.show_heatmaps(
         matrices, xlabel=xlabel, ylabel=ylabel, titles=titles, figsize=figsize, cmap=cmap, **kwargs
     )
 
@@ -198,7 +207,7 @@ class Animator:
         figsize=(3.5, 2.5),
     ) -> None:
         use_svg_display()
-        self.fig, axes = _pyplot().subplots(
+        self.fig, axes = pyplot().subplots(
             nrows, ncols, figsize=figsize, squeeze=False, layout="constrained"
         )
         self.axes = list(axes.flat)
