@@ -46,6 +46,33 @@ def test_targets_are_the_iso_dates(task):
             assert datetime.date.fromisoformat(text) == date
 
 
+def test_fields_say_which_words_write_which_characters(task):
+    assert datasets.TARGET_FIELDS == tuple(
+        {"Y": "year", "M": "month", "D": "day", "-": "-"}[c] for c in "YYYY-MM-DD"
+    )
+    for split in (task.train, task.test):
+        for words, fields, date in zip(
+            split.source_words, split.source_fields, split.dates, strict=True
+        ):
+            assert len(fields) == len(words)
+            by_field = {
+                name: " ".join(w for w, f in zip(words, fields, strict=True) if f == name)
+                for name in ("day", "of", "month", "year")
+            }
+            assert by_field["day"] == num2words(date.day, to="ordinal").replace("-", " ")
+            assert by_field["year"] == num2words(date.year, to="year").replace("-", " ")
+            assert by_field["month"] == calendar.month_name[date.month].lower()
+            assert by_field["of"] in ("", "of")
+            # each field is one run of words, in the sentence's order
+            runs = [f for i, f in enumerate(fields) if i == 0 or fields[i - 1] != f]
+            assert runs in (["day", "of", "month", "year"], ["month", "day", "year"])
+            iso = date.isoformat()
+            for character, field in zip(iso, datasets.TARGET_FIELDS, strict=True):
+                if field != "-":
+                    number = {"year": date.year, "month": date.month, "day": date.day}[field]
+                    assert character in f"{number:0{4 if field == 'year' else 2}d}"
+
+
 @given(st.dates(datetime.date(1000, 1, 1), datetime.date(9999, 12, 31)), st.booleans())
 def test_date_in_words_agrees_with_num2words_on_every_year(date, day_first):
     order = "day_first" if day_first else "month_first"

@@ -16,6 +16,7 @@ from attnlab.datasets.sequences import reversal_task
 from attnlab.datasets.translation import (
     MONTHS,
     ORDERS,
+    TARGET_FIELDS,
     Translations,
     TranslationTask,
     date_in_words,
@@ -28,6 +29,7 @@ __all__ = [
     "MONTHS",
     "ORDERS",
     "SPECIAL_TOKENS",
+    "TARGET_FIELDS",
     "Regression",
     "TranslationTask",
     "Translations",

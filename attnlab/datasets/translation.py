@@ -29,6 +29,7 @@ from attnlab.datasets.vocabulary import Vocabulary
 __all__ = [
     "MONTHS",
     "ORDERS",
+    "TARGET_FIELDS",
     "TranslationTask",
     "Translations",
     "date_in_words",
@@ -44,6 +45,9 @@ MONTHS = (
 ORDERS = ("day_first", "month_first", "mixed")
 """How a source sentence orders day and month: "third of march ..." (``"day_first"``),
 "march third ..." (``"month_first"``), or either, at random per example (``"mixed"``)."""
+
+TARGET_FIELDS = ("year",) * 4 + ("-",) + ("month",) * 2 + ("-",) + ("day",) * 2
+"""What each of the 10 target characters writes: ``date.isoformat()`` is ``YYYY-MM-DD``."""
 
 _UNITS = ("", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
@@ -108,9 +112,15 @@ def date_in_words(date: datetime.date, order: str = "day_first") -> list[str]:
             f"{func}: date must be a datetime.date with a four-digit year; got {describe(date)}."
         )
     check_choice(order, "order", func, ORDERS[:2])
-    day, month = _ordinal(date.day), MONTHS[date.month - 1]
-    head = [*day, "of", month] if order == "day_first" else [month, *day]
-    return head + _year(date.year)
+    return [word for _, word in _parts(date, order)]
+
+
+def _parts(date: datetime.date, order: str) -> list[tuple[str, str]]:
+    """``(field, word)`` for each word of the sentence, field one of day, of, month, year."""
+    day = [("day", word) for word in _ordinal(date.day)]
+    month = [("month", MONTHS[date.month - 1])]
+    head = [*day, ("of", "of"), *month] if order == "day_first" else [*month, *day]
+    return head + [("year", word) for word in _year(date.year)]
 
 
 def _source_words() -> list[str]:
@@ -128,13 +138,16 @@ class Translations(TensorDataset):
     """
 
     def __init__(
-        self, source, source_valid_lens, target, target_valid_lens, dates, source_words
+        self, source, source_valid_lens, target, target_valid_lens, dates, source_words, fields
     ) -> None:
         super().__init__(source, source_valid_lens, target, target_valid_lens)
         self.dates: tuple[datetime.date, ...] = tuple(dates)
         """The date of each example."""
         self.source_words: tuple[tuple[str, ...], ...] = tuple(map(tuple, source_words))
         """Each source sentence as words, without ``<eos>``."""
+        self.source_fields: tuple[tuple[str, ...], ...] = tuple(map(tuple, fields))
+        """What each source word says: ``"day"``, ``"of"``, ``"month"`` or ``"year"``; with
+        :data:`TARGET_FIELDS`, the alignment a model should find."""
 
     source = property(lambda self: self.tensors[0], doc="``(n, source_len)`` int64 indices.")
     source_valid_lens = property(lambda self: self.tensors[1], doc="``(n,)`` int64.")
@@ -235,10 +248,12 @@ def translation_task(
         day_first.fill_(order == "day_first")
     dates = [first + datetime.timedelta(days=offset) for offset in offsets]
     # 2) write each date in words and in digits
-    sources = [
-        date_in_words(date, "day_first" if flag else "month_first")
+    parts = [
+        _parts(date, "day_first" if flag else "month_first")
         for date, flag in zip(dates, day_first.tolist(), strict=True)
     ]
+    sources = [[word for _, word in sentence] for sentence in parts]
+    fields = [[field for field, _ in sentence] for sentence in parts]
     targets = [list(date.isoformat()) for date in dates]
     source_vocab = Vocabulary(_source_words())
     target_vocab = Vocabulary(["-", *"0123456789"])
@@ -249,5 +264,5 @@ def translation_task(
     splits = []
     for part in (slice(0, n_train), slice(n_train, n_train + n_test)):
         tensors = (source[part], source_valid_lens[part], target[part], target_valid_lens[part])
-        splits.append(Translations(*tensors, dates[part], sources[part]))
+        splits.append(Translations(*tensors, dates[part], sources[part], fields[part]))
     return TranslationTask(splits[0], splits[1], source_vocab, target_vocab)
