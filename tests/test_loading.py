@@ -1,0 +1,922 @@
+"""The weights loaders against crafted and fuzzed files: every bad file is one line, never a
+traceback, never code run, never memory out of proportion to the file.
+
+Each crafted file is refused through ``load_weights`` (a LoadError matching its message, no
+warning) and through the command (exit 2, exactly that one line on stderr, no image). Files
+that attnlab can draw are compared with an independent reader (NumPy, torch, safetensors).
+"""
+
+import gzip
+import io
+import json
+import os
+import pickle
+import struct
+import tarfile
+import warnings
+import zlib
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from attnlab._loading import LoadError, load_weights
+from attnlab.cli import main
+
+EYE = np.eye(3, dtype=np.float32)
+MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of torch.save's format before PyTorch 1.6
+
+
+# --- crafting files, byte by byte ---------------------------------------------------------------
+
+
+def npy_bytes(header, data=b"", *, version=(1, 0), length=None):
+    """A .npy file whose header text is exactly ``header``, however wrong."""
+    raw = header.encode("utf-8" if version[0] == 3 else "latin-1")
+    width = "<H" if version[0] == 1 else "<I"
+    size = struct.pack(width, len(raw) if length is None else length)
+    return b"\x93NUMPY" + bytes(version) + size + raw + data
+
+
+def npy_header(descr="<f8", shape=(3, 3), fortran_order=False):
+    return repr({"descr": descr, "fortran_order": fortran_order, "shape": shape})
+
+
+def zip_bytes(members):
+    """A zip archive of members ``{"name", "data", "method", "stored", "size"}``: each member's
+    compressed bytes and declared size may be given, so they can disagree with its data."""
+    out, directory = bytearray(), bytearray()
+    for member in members:
+        name, data, method = (
+            member["name"].encode(),
+            member.get("data", b""),
+            member.get("method", 0),
+        )
+        stored = member.get("stored", zlib.compress(data)[2:-4] if method == 8 else data)
+        size, crc = member.get("size", len(data)), zlib.crc32(data)
+        fields = (method, 0, 0, crc, len(stored), size, len(name))
+        directory += struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, *fields,
+                                 0, 0, 0, 0, 0, len(out)) + name  # fmt: skip
+        out += struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, *fields, 0) + name + stored
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(members), len(members),
+                      len(directory), len(out), 0)  # fmt: skip
+    return bytes(out + directory + end)
+
+
+class Storage:
+    """A storage as a torch.save pickle refers to it, with whatever size it claims."""
+
+    def __init__(self, key, numel, kind=torch.FloatStorage):
+        self.key, self.numel, self.kind = key, numel, kind
+
+
+class Call:
+    """Pickles as ``function(*args)``: how torch.save writes a tensor."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return (self.function, self.args)
+
+
+class CodeOnUnpickle:
+    """An object whose unpickling creates a marker file: what a malicious file would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def tensor(storage, offset, shape, stride):
+    args = (storage, offset, tuple(shape), tuple(stride), False, OrderedDict())
+    return Call(torch._utils._rebuild_tensor_v2, *args)
+
+
+def description(content, *, legacy=False):
+    """The pickle of a torch.save file: storages become persistent ids."""
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                tag = ("storage", obj.kind, obj.key, "cpu", obj.numel)
+                return (*tag, None) if legacy else tag
+            return None
+
+    buffer = io.BytesIO()
+    Pickler(buffer, protocol=2).dump(content)
+    return buffer.getvalue()
+
+
+def torch_zip(content, records, *, data_pkl=None, method=0):
+    """A file in torch.save's zip format: data.pkl describes ``content``, records hold data."""
+    data_pkl = description(content) if data_pkl is None else data_pkl
+    members = [("data.pkl", data_pkl), ("byteorder", b"little")]
+    members += [(f"data/{key}", data) for key, data in records.items()] + [("version", b"3\n")]
+    return zip_bytes([{"name": f"archive/{n}", "data": d, "method": method} for n, d in members])
+
+
+def torch_stream(content, storages, *, counts=None, version=1001):
+    """A file in torch.save's format before 1.6: five pickles, then each storage's bytes."""
+    out = io.BytesIO()
+    for part in (MAGIC, version, {"protocol_version": version, "little_endian": True}):
+        pickle.dump(part, out, protocol=2)
+    out.write(description(content, legacy=True))
+    pickle.dump(list(storages), out, protocol=2)
+    for key, data in storages.items():
+        out.write(struct.pack("<q", (counts or {}).get(key, len(data) // 4)) + data)
+    return out.getvalue()
+
+
+def safetensors_bytes(header, data=b"", *, length=None):
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return struct.pack("<Q", len(raw) if length is None else length) + raw + data
+
+
+def eye_tensor(key="0", numel=9, shape=(3, 3), stride=(3, 1), offset=0):
+    return tensor(Storage(key, numel), offset, shape, stride)
+
+
+def sparse_file(path, head, size):
+    """A file of ``size`` bytes that starts with ``head``: a hole, so the disk holds nothing."""
+    with open(path, "wb") as file:
+        file.write(head)
+        file.truncate(size)
+    return path
+
+
+def save_safetensors(path, tensors):
+    pytest.importorskip("safetensors.torch").save_file(tensors, path)
+    return path
+
+
+# --- the corpus of bad files: each one refused with its own line --------------------------------
+
+CASES = []
+
+
+def case(pattern, key=None):
+    """Register a builder ``folder -> path`` whose file must be refused with ``pattern``."""
+
+    def register(build):
+        CASES.append(pytest.param(build, pattern, key, id=build.__name__))
+        return build
+
+    return register
+
+
+def write(folder, name, data):
+    (folder / name).write_bytes(data)
+    return folder / name
+
+
+# files that are no file, or cannot be read
+
+
+@case(r"empty\.npy: the file is empty \(0 bytes\)")
+def empty_npy(folder):
+    return write(folder, "empty.npy", b"")
+
+
+@case(r"empty\.safetensors: the file is empty")
+def empty_safetensors(folder):
+    return write(folder, "empty.safetensors", b"")
+
+
+@case(r"folder\.pt: not a file but a folder")
+def folder_pt(folder):
+    (folder / "folder.pt").mkdir()
+    return folder / "folder.pt"
+
+
+@case(r"dangling\.npy: a symbolic link to '.*gone\.npy', which does not exist")
+def dangling_link(folder):
+    (folder / "dangling.npy").symlink_to(folder / "gone.npy")
+    return folder / "dangling.npy"
+
+
+@case(r"loop\.npz: cannot be read \(Too many levels of symbolic links\)")
+def link_loop(folder):
+    (folder / "loop.npz").symlink_to(folder / "loop.npz")
+    return folder / "loop.npz"
+
+
+@case(r"zero\.npy: not a regular file \(a pipe, socket or device\)")
+def device(folder):
+    (folder / "zero.npy").symlink_to("/dev/zero")
+    return folder / "zero.npy"
+
+
+@case(r"fifo\.pt: not a regular file")
+def named_pipe(folder):
+    os.mkfifo(folder / "fifo.pt")
+    return folder / "fifo.pt"
+
+
+@case(r"w\.npy/x\.npy: cannot be read \(Not a directory\)")
+def under_a_file(folder):
+    np.save(folder / "w.npy", EYE)
+    return folder / "w.npy" / "x.npy"
+
+
+# a file of one format under another format's extension
+
+
+@case(r"w\.npy is a zip archive, not a \.npy file: name it \.npz if np\.savez wrote it, \.pt if")
+def npz_as_npy(folder):
+    np.savez(folder / "w.npz", w=EYE)
+    return (folder / "w.npz").rename(folder / "w.npy")
+
+
+@case(r"w\.pt is a NumPy \.npy file, not a file written by torch\.save; rename it to w\.npy\.")
+def npy_as_pt(folder):
+    np.save(folder / "w.npy", EYE)
+    return (folder / "w.npy").rename(folder / "w.pt")
+
+
+@case(r"w\.npy is a safetensors file, not a \.npy file; rename it to w\.safetensors\.")
+def safetensors_as_npy(folder):
+    save_safetensors(folder / "w.safetensors", {"w": torch.eye(3)})
+    return (folder / "w.safetensors").rename(folder / "w.npy")
+
+
+@case(r"w\.npz is a PyTorch file written by torch\.save, not a \.npz archive; rename it to w\.pt")
+def pt_as_npz(folder):
+    torch.save(torch.eye(3), folder / "w.npz")
+    return folder / "w.npz"
+
+
+@case(r"w\.pt is a NumPy \.npz archive, not a file written by torch\.save; rename it to w\.npz")
+def npz_as_pt(folder):
+    np.savez(folder / "w.npz", w=EYE)
+    return (folder / "w.npz").rename(folder / "w.pt")
+
+
+@case(r"w\.safetensors is a zip archive, not a \.safetensors file\.")
+def pt_as_safetensors(folder):
+    torch.save(torch.eye(3), folder / "w.safetensors")
+    return folder / "w.safetensors"
+
+
+@case(r"w\.npy is a gzip file, not a \.npy file\.")
+def gzipped_npy(folder):
+    buffer = io.BytesIO()
+    np.save(buffer, EYE)
+    return write(folder, "w.npy", gzip.compress(buffer.getvalue()))
+
+
+@case(r"w\.pth is an HDF5 file, not a file written by torch\.save\.")
+def hdf5_as_pt(folder):
+    return write(folder, "w.pth", b"\x89HDF\r\n\x1a\n" + bytes(100))
+
+
+@case(r"w\.pt is a tar archive, not a file written by torch\.save\.")
+def tar_as_pt(folder):
+    with tarfile.open(folder / "w.pt", "w") as archive:
+        archive.add(__file__, arcname="weights")
+    return folder / "w.pt"
+
+
+@case(r"w\.npy: not a readable \.npy file \(it does not start with the \.npy magic string")
+def text_as_npy(folder):
+    return write(folder, "w.npy", b"0.5 0.5\n0.5 0.5\n")
+
+
+@case(r"w\.pt: not a file written by torch\.save \(it starts with b'0\.5 0\.5")
+def text_as_pt(folder):
+    return write(folder, "w.pt", b"0.5 0.5\n0.5 0.5\n")
+
+
+# .npy headers
+
+
+@case(r"not a readable \.npy file \(its header is not a Python dict literal: .*'shape': \(3, 3")
+def unclosed_header(folder):  # numpy.load: tokenize.TokenError
+    return write(folder, "w.npy", npy_bytes(npy_header()[:-1], bytes(72)))
+
+
+@case(r"not a readable \.npy file \(its header is not a Python dict literal")
+def header_of_nonsense(folder):
+    return write(folder, "w.npy", npy_bytes("{'descr: '<f8', 'shape': (3, 3)}", bytes(72)))
+
+
+@case(r"its header must be a dict of descr, fortran_order and shape; got b'\[1, 2\]'")
+def header_a_list(folder):
+    return write(folder, "w.npy", npy_bytes("[1, 2]", bytes(72)))
+
+
+@case(r"its header must be a dict of descr, fortran_order and shape")
+def header_with_another_key(folder):
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 3), 'mode': 'r'}"
+    return write(folder, "w.npy", npy_bytes(header, bytes(72)))
+
+
+@case(r"its shape must be a tuple of non-negative integers; got \(3, -3\)")
+def negative_shape(folder):
+    return write(folder, "w.npy", npy_bytes(npy_header(shape=(3, -3)), bytes(72)))
+
+
+@case(r"its shape must be a tuple of non-negative integers; got \(3\.0, 3\)")
+def float_shape(folder):
+    return write(folder, "w.npy", npy_bytes(npy_header(shape=(3.0, 3)), bytes(72)))
+
+
+@case(r"its fortran_order must be True or False; got 'yes'")
+def fortran_order_text(folder):
+    return write(folder, "w.npy", npy_bytes(npy_header(fortran_order="yes"), bytes(72)))
+
+
+@case(r"its descr names no NumPy dtype: '<q9'")
+def unknown_descr(folder):
+    return write(folder, "w.npy", npy_bytes(npy_header(descr="<q9"), bytes(72)))
+
+
+@case(r"not a readable \.npy file \(format version 9\.0; the versions are 1\.0, 2\.0 and 3\.0\)")
+def unknown_version(folder):
+    return write(folder, "w.npy", npy_bytes(npy_header(), bytes(72), version=(9, 0)))
+
+
+@case(
+    r"not a readable \.npy file \(a header of 60,000 bytes; NumPy reads headers of at most 10,000"
+)
+def header_too_long(folder):
+    return write(folder, "w.npy", npy_bytes(npy_header() + " " * 59_000, length=60_000))
+
+
+@case(r"\(the header says it is 900 bytes long but the file ends after \d+\)")
+def header_cut_short(folder):
+    return write(folder, "w.npy", npy_bytes(npy_header(), length=900)[:70])
+
+
+@case(r"not a readable \.npy file \(the file ends inside its header\)")
+def magic_only(folder):
+    return write(folder, "w.npy", b"\x93NUMPY\x01\x00\x05")
+
+
+@case(
+    r"w\.npy: the header says shape \(900000, 900000\) of float64 \(6,480,000,000,000 bytes\) "
+    r"but the file holds 72 bytes after it; it is truncated or corrupt\."
+)
+def huge_shape_few_bytes(folder):  # numpy.load: tries to allocate 5.89 TiB
+    return write(folder, "w.npy", npy_bytes(npy_header(shape=(900000, 900000)), bytes(72)))
+
+
+@case(r"the header says shape \(3, 3\) of float64 \(72 bytes\) but the file holds 40 bytes after")
+def truncated_data(folder):
+    return write(folder, "w.npy", npy_bytes(npy_header(), bytes(40)))
+
+
+@case(r"shape \(8193, 8192\) is too large to draw \(67,117,056 values\); attnlab draws at most")
+def too_many_values(folder):  # the bytes are there (a hole in a sparse file)
+    head = npy_bytes(npy_header("<f4", (8193, 8192)).ljust(118) + "\n")
+    return sparse_file(folder / "w.npy", head, len(head) + 8193 * 8192 * 4)
+
+
+@case(r"shape \(4097, 4097\) is too large to draw \(16,785,409 values in a panel\)")
+def panel_too_large(folder):
+    head = npy_bytes(npy_header("|u1", (4097, 4097)).ljust(118) + "\n")
+    return sparse_file(folder / "w.npy", head, len(head) + 4097 * 4097)
+
+
+@case(r"shape \(33, 32, 2, 2\) is too large to draw \(1,056 panels\)")
+def too_many_panels(folder):
+    np.save(folder / "w.npy", np.ones((33, 32, 2, 2), dtype=np.float32))
+    return folder / "w.npy"
+
+
+@case(r"w\.npy: weights must be numeric; got dtype \[\('a', '<f8'\), \('b', '<i4'\)\]")
+def structured_dtype(folder):
+    np.save(folder / "w.npy", np.zeros(3, dtype=[("a", "<f8"), ("b", "<i4")]))
+    return folder / "w.npy"
+
+
+@case(r"w\.npy: weights must be numeric; got dtype datetime64\[s\]")
+def datetime_dtype(folder):
+    np.save(folder / "w.npy", np.zeros((2, 2), dtype="datetime64[s]"))
+    return folder / "w.npy"
+
+
+@case(r"w\.npy: weights must be real numbers; got dtype complex64")
+def complex_npy(folder):
+    np.save(folder / "w.npy", EYE.astype(np.complex64))
+    return folder / "w.npy"
+
+
+@case(r"w\.npy has an array of Python objects and could only be read by unpickling; attnlab never")
+def object_npy(folder):
+    np.save(folder / "w.npy", np.array([CodeOnUnpickle(folder / "marker")]), allow_pickle=True)
+    return folder / "w.npy"
+
+
+# .npz archives
+
+
+@case(r"w\.npz: not a \.npz archive: the zip archive holds no \.npy arrays \(it holds 'a\.txt'\)")
+def zip_of_text(folder):
+    return write(folder, "w.npz", zip_bytes([{"name": "a.txt", "data": b"0.5"}]))
+
+
+@case(r"w\.npz: the file holds no arrays\.")
+def empty_zip(folder):
+    return write(folder, "w.npz", zip_bytes([]))
+
+
+@case(r"w\.npz: array 'w': not a readable \.npy file \(its header is not a Python dict literal")
+def npz_member_bad_header(folder):
+    member = npy_bytes(npy_header()[:-1], bytes(72))
+    return write(folder, "w.npz", zip_bytes([{"name": "w.npy", "data": member, "method": 8}]))
+
+
+@case(
+    r"w\.npz: array 'w': the header says shape \(900000, 900000\) of float64 "
+    r"\(6,480,000,000,000 bytes\) but the member holds 72 bytes after it"
+)
+def npz_member_huge_shape(folder):
+    member = npy_bytes(npy_header(shape=(900000, 900000)), bytes(72))
+    return write(folder, "w.npz", zip_bytes([{"name": "w.npy", "data": member, "method": 8}]))
+
+
+@case(r"w\.npz: array 'w': the data end before the 72 bytes that shape \(3, 3\) of float64 needs")
+def npz_member_shorter_than_declared(folder):  # the directory says 200 bytes, the data hold 140
+    member = npy_bytes(npy_header(), bytes(12))
+    entry = {"name": "w.npy", "data": member, "size": len(member) + 60}
+    return write(folder, "w.npz", zip_bytes([entry]))
+
+
+@case(r"w\.npz: not a readable \.npz file \((BadZipFile|error): ")
+def npz_member_corrupt_stream(folder):
+    member = npy_bytes(npy_header(), np.arange(9.0).tobytes())
+    stored = bytearray(zlib.compress(member)[2:-4])
+    stored[len(stored) // 2] ^= 0xFF
+    entry = {"name": "w.npy", "data": member, "method": 8, "stored": bytes(stored)}
+    return write(folder, "w.npz", zip_bytes([entry]))
+
+
+@case(r"w\.npz: its zip directory claims 1 entries \(4,294,967,295 bytes\) in a file of")
+def npz_directory_larger_than_file(folder):
+    data = bytearray(zip_bytes([{"name": "w.npy", "data": npy_bytes(npy_header(), bytes(72))}]))
+    data[-10:-6] = struct.pack("<I", 0xFFFFFFFF)  # the end record's directory size
+    return write(folder, "w.npz", bytes(data))
+
+
+@case(r"w\.npz: array 'w' holds Python objects, which only unpickling could read; attnlab never")
+def object_npz(folder):
+    np.savez(folder / "w.npz", w=np.array([CodeOnUnpickle(folder / "marker")]))
+    return folder / "w.npz"
+
+
+@case(r"w\.npz: array 'w' is encrypted\.")
+def encrypted_member(folder):
+    data = bytearray(zip_bytes([{"name": "w.npy", "data": npy_bytes(npy_header(), bytes(72))}]))
+    at = data.find(b"PK\x01\x02")
+    data[at + 8 : at + 10] = struct.pack("<H", 1)  # general purpose flag: encrypted
+    return write(folder, "w.npz", bytes(data))
+
+
+# .pt and .pth: what the tensors claim
+
+
+@case(r"w\.pt: a meta tensor of shape \(3, 3\) has a shape but no values")
+def meta_tensor(folder):
+    torch.save(torch.empty(3, 3, device="meta"), folder / "w.pt")
+    return folder / "w.pt"
+
+
+@case(r"w\.pt: a nested tensor \(its rows have different lengths\) has no one shape to draw")
+def nested_tensor(folder):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the prototype warning of nested tensors
+        nested = torch.nested.nested_tensor([torch.ones(2, 2), torch.ones(3, 2)])
+    torch.save(nested, folder / "w.pt")
+    return folder / "w.pt"
+
+
+@case(r"w\.pt: weights must be real numbers; got dtype complex64\.")
+def complex_tensor(folder):
+    torch.save(torch.eye(3, dtype=torch.complex64), folder / "w.pt")
+    return folder / "w.pt"
+
+
+@case(r"w\.pt: weights must be real numbers; got dtype complex32\.")
+def complex_half_tensor(folder):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # complex32 is experimental
+        torch.save(torch.eye(3, dtype=torch.complex64).to(torch.complex32), folder / "w.pt")
+    return folder / "w.pt"
+
+
+@case(r"w\.pt: not a file written by torch\.save \(RuntimeError: size is inconsistent with indices")
+def sparse_index_out_of_bounds(folder):  # to_dense would write outside the tensor
+    indices = torch.tensor([[0, 5], [0, 1]])
+    sparse = torch.sparse_coo_tensor(indices, torch.ones(2), (3, 3), check_invariants=False)
+    torch.save(sparse, folder / "w.pt")
+    return folder / "w.pt"
+
+
+@case(r"w\.pt: shape \(1000000, 1000000\) is too large to draw \(1,000,000,000,000 values\)")
+def sparse_huge(folder):  # one value; to_dense would allocate 4 TB
+    sparse = torch.sparse_coo_tensor(
+        torch.zeros(2, 1, dtype=torch.long), torch.ones(1), (10**6,) * 2
+    )
+    torch.save(sparse, folder / "w.pt")
+    return folder / "w.pt"
+
+
+@case(r"w\.pt: a tensor of shape \(30, 30\) needs 900 values of its storage, which holds 9")
+def storage_smaller_than_shape(folder):
+    content = eye_tensor(shape=(30, 30), stride=(30, 1))
+    return write(folder, "w.pt", torch_zip(content, {"0": EYE.tobytes()}))
+
+
+@case(
+    r"w\.pt: storage '0' is said to hold 1,000,000,000,000 values \(4,000,000,000,000 bytes\) "
+    r"but its record holds 36 bytes; the file is corrupt\."
+)
+def storage_larger_than_record(folder):
+    return write(folder, "w.pt", torch_zip(eye_tensor(numel=10**12), {"0": EYE.tobytes()}))
+
+
+@case(r"w\.pt: .*refers to storage '7', which the file does not hold")
+def storage_missing(folder):
+    return write(folder, "w.pt", torch_zip(eye_tensor(key="7"), {"0": EYE.tobytes()}))
+
+
+@case(r"w\.pt: shape \(1000000, 1000000\) is too large to draw")
+def zero_strides(folder):  # a view of 10**12 values over 36 bytes
+    content = eye_tensor(shape=(10**6, 10**6), stride=(0, 0))
+    return write(folder, "w.pt", torch_zip(content, {"0": EYE.tobytes()}))
+
+
+@case(
+    r"w\.pt: not a file written by torch\.save \(a tensor of shape \(3, 3\) with strides \(-3, -1\)"
+)
+def negative_strides(folder):
+    content = eye_tensor(stride=(-3, -1), offset=8)
+    return write(folder, "w.pt", torch_zip(content, {"0": EYE.tobytes()}))
+
+
+@case(r"w\.pt: shape \(100000, 100000\) is too large to draw")
+def quantized_huge(folder):  # torch allocates a quantized tensor's values before it reads them
+    args = (Storage("0", 9, torch.QUInt8Storage), 0, (10**5, 10**5), (10**5, 1))
+    quantizer = (torch.per_tensor_affine, 0.1, 0)
+    content = Call(torch._utils._rebuild_qtensor, *args, quantizer, False, OrderedDict())
+    return write(folder, "w.pt", torch_zip(content, {"0": bytes(9)}))
+
+
+@case(r"w\.pt: its tensors are too large to draw\.")
+def device_copy_huge(folder):  # .to(dtype) of a broadcast view would write 81 million values
+    view = eye_tensor(shape=(9000, 9000), stride=(0, 0))
+    content = Call(
+        torch._utils._rebuild_device_tensor_from_cpu_tensor, view, torch.float64, "cpu", False
+    )
+    return write(folder, "w.pt", torch_zip(content, {"0": EYE.tobytes()}))
+
+
+@case(r"w\.pt: its dicts and lists are nested more than 32 levels deep\.")
+def nested_too_deep(folder):
+    content = torch.eye(3)
+    for _ in range(40):
+        content = {"inner": content}
+    torch.save(content, folder / "w.pt")
+    return folder / "w.pt"
+
+
+@case(r"w\.pt: the list it holds has no tensors\.")
+def list_without_tensors(folder):
+    torch.save([1, 2.0, "three"], folder / "w.pt")
+    return folder / "w.pt"
+
+
+@case(r"w\.pt: expected a tensor, a list of tensors or a dict of tensors; got a str\.")
+def a_string(folder):
+    torch.save("weights", folder / "w.pt")
+    return folder / "w.pt"
+
+
+@case(r"w\.pt holds 2 arrays; choose one with --key \(one of 'encoder\.0\.attn', 'decoder\.attn'\)")
+def nested_needs_key(folder):
+    torch.save(
+        {"encoder": [{"attn": torch.eye(2)}], "decoder": {"attn": torch.eye(3)}}, folder / "w.pt"
+    )
+    return folder / "w.pt"
+
+
+@case(r"w\.pt: tensor 'layers': cannot stack the tensors of the list it holds; their shapes differ")
+def nested_ragged_list(folder):
+    torch.save({"layers": [torch.eye(2), torch.eye(3)], "step": 3}, folder / "w.pt")
+    return folder / "w.pt"
+
+
+# .pt and .pth: the file itself
+
+
+@case(r"w\.pt is a TorchScript model \(torch\.jit\.save\), not saved tensors")
+def torchscript(folder):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript is deprecated
+        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), folder / "w.pt")
+    return folder / "w.pt"
+
+
+@case(r"w\.pt: its record 'archive/data\.pkl' is compressed or encrypted, which torch\.save never")
+def compressed_records(folder):
+    return write(folder, "w.pt", torch_zip(eye_tensor(), {"0": EYE.tobytes()}, method=8))
+
+
+@case(
+    r"w\.pt is a zip archive but not a file written by torch\.save \(it holds 2 data\.pkl records"
+)
+def two_descriptions(folder):
+    members = [{"name": f"{root}/data.pkl", "data": description(1)} for root in ("a", "b")]
+    return write(folder, "w.pt", zip_bytes(members))
+
+
+@case(r"w\.pt: its record 'archive/data/0' runs past the end of the file; the file is truncated")
+def record_past_the_end(folder):
+    data = bytearray(torch_zip(eye_tensor(), {"0": EYE.tobytes()}))
+    at = data.find(b"PK\x01\x02")  # the directory's entries, each with its name at 46
+    while data[at + 46 : at + 60] != b"archive/data/0":
+        at = data.find(b"PK\x01\x02", at + 4)
+    data[at + 20 : at + 28] = struct.pack("<II", 10**6, 10**6)  # compressed and full size
+    return write(folder, "w.pt", bytes(data))
+
+
+@case(r"w\.pt: its pickled description is 5,000,\d{3} bytes; attnlab reads descriptions of at most")
+def description_too_long(folder):
+    return write(folder, "w.pt", torch_zip({"pad": "x" * 5_000_000}, {}))
+
+
+@case(r"w\.pt: not a file written by torch\.save \(its pickle: ValueError: expected 4,?0*")
+def pickle_claims_long_bytes(folder):  # BINBYTES8: the C unpickler would allocate first
+    data_pkl = b"\x80\x04\x8e" + struct.pack("<Q", 4 * 10**11) + b"abc"
+    return write(folder, "w.pt", torch_zip(None, {}, data_pkl=data_pkl))
+
+
+@case(r"w\.pt: not a file written by torch\.save \(its pickle: ")
+def pickle_truncated(folder):
+    return write(folder, "w.pt", torch_zip(None, {}, data_pkl=description(eye_tensor())[:40]))
+
+
+@case(r"w\.pt: not a file written by torch\.save \(an unknown reference 'module'\)")
+def unknown_persistent_id(folder):
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return "module" if obj == "x" else None
+
+    buffer = io.BytesIO()
+    Pickler(buffer, protocol=2).dump(["x"])
+    return write(folder, "w.pt", torch_zip(None, {}, data_pkl=buffer.getvalue()))
+
+
+# the format before PyTorch 1.6: a stream of pickles and storages
+
+
+@case(r"w\.pt: storage '0' is said to hold 9 values but the file says 1,000,000,000,000; it is")
+def stream_count_disagrees(folder):
+    data = torch_stream(eye_tensor(), {"0": EYE.tobytes()}, counts={"0": 10**12})
+    return write(folder, "w.pt", data)
+
+
+@case(r"w\.pt: storage '0' is said to hold 1,000,000,000 values but the file says 9; it is")
+def stream_numel_huge(folder):  # torch would allocate 4 GB for it before reading
+    return write(folder, "w.pt", torch_stream(eye_tensor(numel=10**9), {"0": EYE.tobytes()}))
+
+
+@case(r"w\.pt: storage '0' runs past the end of the file; it is truncated\.")
+def stream_truncated(folder):
+    return write(folder, "w.pt", torch_stream(eye_tensor(), {"0": EYE.tobytes()})[:-10])
+
+
+@case(r"w\.pt: its pickled part is larger than the 4 MiB attnlab reads\.")
+def stream_pickle_too_long(folder):
+    return write(folder, "w.pt", torch_stream({"pad": "x" * 5_000_000}, {}))
+
+
+@case(r"w\.pt: not a file written by torch\.save \(format 7\)")
+def stream_wrong_version(folder):
+    return write(folder, "w.pt", torch_stream(eye_tensor(), {"0": EYE.tobytes()}, version=7))
+
+
+@case(r"w\.pt is a tar archive, the format of PyTorch before version 0\.4, which attnlab")
+def tar_that_starts_like_a_pickle(folder):  # torch.load would read it as a tar archive
+    with tarfile.open(folder / "w.pt", "w", format=tarfile.GNU_FORMAT, encoding="latin-1") as tar:
+        info = tarfile.TarInfo("\x80\x02storages")
+        tar.addfile(info, io.BytesIO(b""))
+    return folder / "w.pt"
+
+
+# pickles, plain or hidden: refused by attnlab's own message, never unpickled
+
+
+@case(
+    r"w\.pt is a plain Python pickle \(it refers to [\w.]*open\), not a file written by "
+    r"torch\.save; attnlab never unpickles, because unpickling can run arbitrary code; "
+    r"save plain numeric arrays or tensors instead, e\.g\. torch\.save\(weights\.detach\(\)\.cpu\(\), "
+)
+def plain_pickle_with_code(folder):
+    return write(folder, "w.pt", pickle.dumps({"w": CodeOnUnpickle(folder / "marker")}))
+
+
+@case(
+    r"w\.pth is a plain Python pickle, not a file written by torch\.save; attnlab never unpickles"
+)
+def plain_pickle_of_numbers(folder):
+    return write(folder, "w.pth", pickle.dumps({"w": [[0.5, 0.5], [0.5, 0.5]]}))
+
+
+@case(r"w\.pt is a plain Python pickle \(it refers to numpy[\w.]*\), not a file written by torch")
+def plain_pickle_of_an_array(folder):
+    return write(folder, "w.pt", pickle.dumps(EYE))
+
+
+@case(r"w\.pt holds Python objects \(it refers to [\w.]*open\), not only tensors")
+def zip_with_code(folder):
+    torch.save({"w": torch.eye(3), "x": CodeOnUnpickle(folder / "marker")}, folder / "w.pt")
+    return folder / "w.pt"
+
+
+@case(r"w\.pt holds Python objects \(it refers to (posix|os|nt)\.system\), not only tensors")
+def zip_with_system_call(folder):
+    payload = Call(os.system, f"touch {folder / 'marker'}")
+    return write(folder, "w.pt", torch_zip({"w": payload}, {}))
+
+
+@case(r"w\.pt holds Python objects \(it refers to [\w.]*open\), not only tensors")
+def stream_with_code(folder):
+    content = {"w": eye_tensor(), "x": CodeOnUnpickle(folder / "marker")}
+    return write(folder, "w.pt", torch_stream(content, {"0": EYE.tobytes()}))
+
+
+@case(r"w\.pt holds Python objects \(it refers to torch\.nn\.modules\.linear\.Linear\)")
+def torch_module(folder):  # a torch global that torch's own safe loader refuses
+    torch.save(torch.nn.Linear(2, 2), folder / "w.pt")
+    return folder / "w.pt"
+
+
+# .safetensors
+
+
+@case(r"not a readable \.safetensors file \(the header is said to be 1,000,000 bytes long but ")
+def safetensors_header_past_end(folder):
+    return write(folder, "w.safetensors", safetensors_bytes({}, length=10**6))
+
+
+@case(r"not a readable \.safetensors file \(a header of 17,000,000 bytes; attnlab reads headers of")
+def safetensors_header_too_long(folder):
+    head = struct.pack("<Q", 17_000_000) + b'{"w": '
+    return sparse_file(folder / "w.safetensors", head, 17_000_008)
+
+
+@case(r"not a readable \.safetensors file \(its header is not JSON: 'utf-8' codec")
+def safetensors_header_not_utf8(folder):
+    return write(folder, "w.safetensors", safetensors_bytes(b'{"\xff": 1}'))
+
+
+@case(r"not a readable \.safetensors file \(its header is not JSON: Expecting")
+def safetensors_header_not_json(folder):
+    return write(folder, "w.safetensors", safetensors_bytes(b"{w: 1}"))
+
+
+@case(r"not a readable \.safetensors file \(its header is not JSON: maximum recursion depth")
+def safetensors_header_deep(folder):
+    return write(folder, "w.safetensors", safetensors_bytes(b'{"a": ' + b"[" * 100_000))
+
+
+@case(r"its header must be a JSON object; got list")
+def safetensors_header_list(folder):
+    return write(folder, "w.safetensors", safetensors_bytes(b"[1, 2]  "))
+
+
+@case(r"tensor 'w' is described by a str, not an object")
+def safetensors_entry_text(folder):
+    return write(folder, "w.safetensors", safetensors_bytes({"w": "F32"}))
+
+
+@case(r"tensor 'w' has dtype 'F128'; attnlab reads BOOL, U8, I8")
+def safetensors_unknown_dtype(folder):
+    entry = {"dtype": "F128", "shape": [3], "data_offsets": [0, 48]}
+    return write(folder, "w.safetensors", safetensors_bytes({"w": entry}, bytes(48)))
+
+
+@case(r"tensor 'w' has shape \[3, -3\], not a list of sizes")
+def safetensors_negative_shape(folder):
+    entry = {"dtype": "F32", "shape": [3, -3], "data_offsets": [0, 36]}
+    return write(folder, "w.safetensors", safetensors_bytes({"w": entry}, bytes(36)))
+
+
+@case(r"tensor 'w' has data_offsets \[36, 0\], not \[begin, end\]")
+def safetensors_offsets_backwards(folder):
+    entry = {"dtype": "F32", "shape": [3, 3], "data_offsets": [36, 0]}
+    return write(folder, "w.safetensors", safetensors_bytes({"w": entry}, bytes(36)))
+
+
+@case(r"tensor 'w' ends at byte 3,600 of the data, which hold 36 bytes")
+def safetensors_offsets_past_end(folder):
+    entry = {"dtype": "F32", "shape": [30, 30], "data_offsets": [0, 3600]}
+    return write(folder, "w.safetensors", safetensors_bytes({"w": entry}, bytes(36)))
+
+
+@case(r"tensor 'w' of shape \(1000000, 1000000\) and dtype F32 needs 4,000,000,000,000 bytes, but")
+def safetensors_huge_shape(folder):
+    entry = {"dtype": "F32", "shape": [10**6, 10**6], "data_offsets": [0, 36]}
+    return write(folder, "w.safetensors", safetensors_bytes({"w": entry}, bytes(36)))
+
+
+@case(
+    r"w\.safetensors: tensor 'w': shape \(8193, 8192\) is too large to draw \(67,117,056 values\)"
+)
+def safetensors_too_many_values(folder):
+    size = 8193 * 8192
+    head = safetensors_bytes(
+        {"w": {"dtype": "U8", "shape": [8193, 8192], "data_offsets": [0, size]}}
+    )
+    return sparse_file(folder / "w.safetensors", head, len(head) + size)
+
+
+@case(r"w\.safetensors: tensor 'w': weights must be real numbers; got dtype complex64\.")
+def safetensors_complex(folder):
+    entry = {"dtype": "C64", "shape": [3, 3], "data_offsets": [0, 72]}
+    return write(folder, "w.safetensors", safetensors_bytes({"w": entry}, bytes(72)))
+
+
+@case(r"w\.safetensors holds 2 arrays; choose one with --key \(one of 'a', 'b'\)")
+def safetensors_needs_key(folder):
+    return save_safetensors(folder / "w.safetensors", {"a": torch.eye(2), "b": torch.eye(3)})
+
+
+@pytest.mark.parametrize(("build", "pattern", "key"), CASES)
+def test_bad_file_is_refused_in_one_line(tmp_path, capfd, build, pattern, key):
+    path = build(tmp_path)
+    assert_refused(path, pattern, capfd, key=key)
+    assert not (tmp_path / "marker").exists(), "a crafted file ran code"
+
+
+def assert_refused(path, pattern, capfd, key=None):
+    """``load_weights`` raises one line matching ``pattern`` with no warning; the command
+    prints that line alone and exits 2, and writes no image."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(LoadError, match=pattern) as error:
+            load_weights(path, key=key)
+    assert not caught, [str(warning.message) for warning in caught]
+    message = str(error.value)
+    assert "\n" not in message and "weights_only" not in message, message
+    out = path.parent / "out.png" if path.parent.is_dir() else path.parent.parent / "out.png"
+    capfd.readouterr()
+    code = main(["heatmap", str(path), *(["--key", key] if key else []), "--out", str(out)])
+    captured = capfd.readouterr()
+    assert code == 2
+    assert captured.err.count("\n") == 1 and captured.err.endswith(f": {message}\n"), captured.err
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert not out.exists()
+
+
+def test_corpus_covers_each_kind():
+    """The corpus holds several cases of every kind of bad file the loaders refuse."""
+    names = {param.id for param in CASES}
+    assert len(names) == len(CASES)  # each builder once
+    for prefix, least in [
+        ("safetensors_", 12),
+        ("stream_", 5),
+        ("npz_", 4),
+        ("plain_pickle_", 3),
+    ]:
+        assert sum(name.startswith(prefix) for name in names) >= least, prefix
+    assert len(CASES) >= 90
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_file_is_refused(tmp_path, capfd):
+    np.save(tmp_path / "w.npy", EYE)
+    (tmp_path / "w.npy").chmod(0)
+    assert_refused(
+        tmp_path / "w.npy", r"w\.npy: permission denied; attnlab needs to read the file", capfd
+    )
+
+
+def test_permission_denied_is_one_line(tmp_path, capfd, monkeypatch):
+    """As the test above, for a process that runs as root (which any file lets read)."""
+    np.save(tmp_path / "w.npy", EYE)
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "open", denied)
+    assert_refused(
+        tmp_path / "w.npy", r"w\.npy: permission denied; attnlab needs to read the file", capfd
+    )
+
+
+def test_unclosed_header_is_the_issue_case(tmp_path):
+    """Control: the header that the corpus' unclosed_header case writes is the one on which
+    numpy.load raises tokenize's error, and the huge shape the one it tries to allocate."""
+    import tokenize
+
+    with pytest.raises(tokenize.TokenError):
+        np.load(unclosed_header(tmp_path))
+    with pytest.raises(MemoryError):
+        np.load(huge_shape_few_bytes(tmp_path))
