@@ -195,6 +195,11 @@ def _check_stream(path: Path, size: int) -> None:
         offset = file.tell()
         for storage_key in keys:
             storage = findings.storages.get(storage_key)
+            if storage is not None and storage.untyped:  # a float8 or uint16 tensor, say
+                raise LoadError(
+                    f"{label}: its storage has no dtype, which the format before PyTorch 1.6 "
+                    "cannot load back; save the weights again with torch.save's default format."
+                )
             if storage is None or storage.itemsize is None:
                 raise LoadError(
                     f"{label}: not a file written by torch.save (storage {storage_key!r:.20} is "

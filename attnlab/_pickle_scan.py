@@ -43,6 +43,7 @@ RENAMED = {"__builtin__": "builtins", "copy_reg": "copyreg"}  # names in protoco
 STORAGE = ("storage", b"storage")  # the tag of a persistent id that refers to a storage
 REBUILDS = {f"torch._utils._rebuild_{name}" for name in ("tensor", "tensor_v2", "tensor_v3")}
 QTENSOR = "torch._utils._rebuild_qtensor"
+UNTYPED = ("torch.UntypedStorage", "torch.storage.UntypedStorage")  # bytes; the dtype apart
 
 
 def objects_error(label: str, global_: str | None) -> LoadError:
@@ -86,10 +87,10 @@ class Window:
 
 
 class _Storage:
-    __slots__ = ("itemsize", "numel")
+    __slots__ = ("itemsize", "numel", "untyped")
 
-    def __init__(self, numel: int, itemsize: int | None) -> None:
-        self.numel, self.itemsize = numel, itemsize
+    def __init__(self, numel: int, itemsize: int | None, untyped: bool = False) -> None:
+        self.numel, self.itemsize, self.untyped = numel, itemsize, untyped
 
 
 class _Tensor:
@@ -160,14 +161,15 @@ class Findings:
         key = key.decode("latin-1") if isinstance(key, bytes) else key
         if not isinstance(key, str) or type(numel) is not int or numel < 0:
             raise self.corrupt(f"a storage reference {pid!r:.60}")
-        storage = self.storages.setdefault(key, _Storage(numel, _itemsize(kind)))
+        untyped = isinstance(kind, _StandIn) and kind.qualified in UNTYPED
+        storage = self.storages.setdefault(key, _Storage(numel, _itemsize(kind), untyped))
         view = pid[5] if len(pid) == 6 else None
         if view is not None:  # the old format's views: (key, offset, size) within a storage
             if not (isinstance(view, tuple) and len(view) == 3 and _naturals(view[1:])):
                 raise self.corrupt(f"a storage view {view!r:.60}")
             if view[1] + view[2] > storage.numel:
                 raise self.corrupt(f"a view past the end of storage {key!r:.20}")
-            return _Storage(view[2], storage.itemsize)
+            return _Storage(view[2], storage.itemsize, storage.untyped)
         return storage
 
     def call(self, name: str, args: tuple) -> Any:
@@ -271,7 +273,7 @@ def _itemsize(kind: Any, *, dtype: bool = False) -> int | None:
     import torch
 
     name = kind.qualified if isinstance(kind, _StandIn) else ""
-    if name in ("torch.UntypedStorage", "torch.storage.UntypedStorage") and not dtype:
+    if name in UNTYPED and not dtype:
         return 1
     module, _, attribute = name.rpartition(".")
     if module != "torch" or not (dtype or attribute.endswith("Storage")):

@@ -15,6 +15,7 @@ import os
 import resource
 import sys
 import tempfile
+import time
 import traceback
 
 
@@ -51,6 +52,7 @@ def run(case: dict, capture: int) -> dict:
 
     os.ftruncate(capture, 0)
     os.lseek(capture, 0, os.SEEK_SET)
+    start = time.perf_counter()
     saved = os.dup(2)
     os.dup2(capture, 2)
     try:
@@ -69,6 +71,7 @@ def run(case: dict, capture: int) -> dict:
         "stderr": stderr,
         "image": os.path.exists(case["out"]) and os.path.getsize(case["out"]) > 0,
         "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "seconds": time.perf_counter() - start,
     }
 
 

@@ -11,8 +11,12 @@ import io
 import json
 import os
 import pickle
+import re
 import struct
+import subprocess
+import sys
 import tarfile
+import tracemalloc
 import warnings
 import zlib
 from collections import OrderedDict
@@ -21,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attnlab._loading import LoadError, load_weights
 from attnlab.cli import main
@@ -920,3 +926,457 @@ def test_unclosed_header_is_the_issue_case(tmp_path):
         np.load(unclosed_header(tmp_path))
     with pytest.raises(MemoryError):
         np.load(huge_shape_few_bytes(tmp_path))
+
+
+# --- files that are drawn: the values an independent reader finds -------------------------------
+
+
+def weights(*shape, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.softmax(torch.randn(*shape, generator=generator), dim=-1)
+
+
+def quiet(function, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # quantized and sparse compressed tensors warn
+        return function(*args, **kwargs)
+
+
+def drawn_tensors():
+    """(name, tensor as saved, what torch itself makes of its values)"""
+    w = weights(2, 3, 4)
+    quantized = quiet(torch.quantize_per_tensor, w, 0.01, 3, torch.quint8)
+    per_channel = quiet(
+        torch.quantize_per_channel, w[0], torch.tensor([0.01, 0.02, 0.05]), torch.zeros(3), 0,
+        torch.qint8,
+    )  # fmt: skip
+    cases = [
+        ("quantized", quantized, quantized.dequantize()),
+        ("quantized per channel", per_channel, per_channel.dequantize()),
+        ("sparse coo", w.to_sparse(), w),
+        ("sparse csr", quiet(w[0].to_sparse_csr), w[0]),
+        ("sparse csc", quiet(w[0].to_sparse_csc), w[0]),
+        ("sparse bsr", quiet(w[0, :2].to_sparse_bsr, (2, 2)), w[0, :2]),
+        ("parameter", torch.nn.Parameter(w), w),
+        ("bfloat16", w.bfloat16(), w.bfloat16().float()),
+        ("float8", w.to(torch.float8_e4m3fn), w.to(torch.float8_e4m3fn).float()),
+        ("bool", w > 0.3, (w > 0.3).float()),
+        ("uint8", (w * 100).to(torch.uint8), (w * 100).to(torch.uint8).float()),
+        ("uint16", (w * 1000).to(torch.uint16), (w * 1000).to(torch.int32).float()),
+        ("int64", (w * 1000).long(), (w * 1000).long().double()),
+        ("float64", w.double(), w.double()),
+        ("non-contiguous", w.transpose(1, 2), w.transpose(1, 2)),
+        ("broadcast view", w[0, 0].expand(5, 4), w[0, 0].expand(5, 4)),
+        ("negated view", torch.eye(3)._neg_view(), -torch.eye(3)),
+    ]
+    return [pytest.param(saved, expected, id=name) for name, saved, expected in cases]
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "stream"])
+@pytest.mark.parametrize(("saved", "expected"), drawn_tensors())
+def test_drawable_tensors_are_drawn_as_torch_reads_them(tmp_path, saved, expected, legacy):
+    if legacy and saved.layout != torch.strided:
+        pytest.skip("torch.save writes sparse tensors in its zip format only")
+    if legacy and saved.dtype in (torch.float8_e4m3fn, torch.uint16):
+        quiet(torch.save, saved, tmp_path / "w.pt", _use_new_zipfile_serialization=False)
+        with pytest.raises(AttributeError):  # torch cannot read them back either
+            torch.load(tmp_path / "w.pt", weights_only=True)
+        with pytest.raises(LoadError, match=r"w\.pt: its storage has no dtype, which the format "):
+            load_weights(tmp_path / "w.pt")
+        return
+    quiet(torch.save, saved, tmp_path / "w.pt", _use_new_zipfile_serialization=not legacy)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_weights(tmp_path / "w.pt")
+    assert not caught, [str(warning.message) for warning in caught]
+    np.testing.assert_array_equal(loaded, expected.numpy().astype(loaded.dtype))
+    assert loaded.flags.writeable and loaded.flags.owndata  # not a view of the mapped file
+
+
+def test_nested_containers_are_named_by_path(tmp_path):
+    layers = [weights(2, 3, 3, seed=seed) for seed in range(3)]
+    content = {"encoder": {"layers": layers, "step": 7}, "decoder": [{"cross": weights(4, 4)}]}
+    torch.save(content, tmp_path / "w.pt")
+    stacked = load_weights(tmp_path / "w.pt", key="encoder.layers")  # the list, stacked
+    np.testing.assert_array_equal(stacked, torch.stack(layers).numpy())
+    np.testing.assert_array_equal(load_weights(tmp_path / "w.pt", key="decoder.0.cross"),
+                                  content["decoder"][0]["cross"].numpy())  # fmt: skip
+    torch.save({"outputs": {"attentions": tuple(layers)}}, tmp_path / "one.pt")
+    np.testing.assert_array_equal(load_weights(tmp_path / "one.pt"), torch.stack(layers).numpy())
+
+
+def test_containers_that_hold_themselves_are_walked_once(tmp_path):
+    loop = []
+    loop.append(loop)
+    shared = {"w": weights(3, 3)}
+    torch.save({"loop": loop, "a": shared, "b": shared}, tmp_path / "w.pt")
+    assert load_weights(tmp_path / "w.pt", key="a.w").shape == (3, 3)
+    with pytest.raises(LoadError, match=r"no array named 'b\.w'; it holds 'a\.w'"):
+        load_weights(tmp_path / "w.pt", key="b.w")
+
+
+def test_crafted_storage_with_views_in_the_stream_format(tmp_path):
+    """The format before 1.6 could save a view into a larger storage: (key, offset, size)."""
+
+    class ViewPickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                return ("storage", torch.FloatStorage, "0", "cpu", 18, ("1", 9, 9))
+            return None
+
+    out = io.BytesIO()
+    for part in (MAGIC, 1001, {"protocol_version": 1001, "little_endian": True}):
+        pickle.dump(part, out, protocol=2)
+    ViewPickler(out, protocol=2).dump(eye_tensor())
+    pickle.dump(["0"], out, protocol=2)
+    data = np.concatenate([np.zeros(9, np.float32), EYE.ravel()]).tobytes()
+    (tmp_path / "w.pt").write_bytes(out.getvalue() + struct.pack("<q", 18) + data)
+    expected = torch.load(tmp_path / "w.pt", weights_only=True)  # the oracle: torch itself
+    np.testing.assert_array_equal(load_weights(tmp_path / "w.pt"), expected.numpy())
+    np.testing.assert_array_equal(expected.numpy(), EYE)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        pytest.param(np.asfortranarray(weights(3, 4).numpy()), id="fortran order"),
+        pytest.param(weights(3, 4).numpy().astype(">f8"), id="big-endian"),
+        pytest.param(weights(2, 3, 4).numpy().astype(np.float16), id="float16"),
+        pytest.param(np.arange(12, dtype=np.uint32).reshape(3, 4), id="uint32"),
+    ],
+)
+@pytest.mark.parametrize("version", [(1, 0), (2, 0), (3, 0)])
+def test_npy_files_are_read_as_numpy_reads_them(tmp_path, array, version):
+    with open(tmp_path / "w.npy", "wb") as file:
+        np.lib.format.write_array(file, array, version=version)
+    loaded = load_weights(tmp_path / "w.npy")
+    np.testing.assert_array_equal(loaded, np.load(tmp_path / "w.npy").astype(loaded.dtype))
+
+
+def test_python_2_headers_are_read(tmp_path):
+    """Python 2 wrote its long integers as 3L, and NumPy still reads those files."""
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3L, 3L), }"
+    (tmp_path / "w.npy").write_bytes(npy_bytes(header, EYE.tobytes()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy asks for the file to be saved again
+        expected = np.load(tmp_path / "w.npy")
+    np.testing.assert_array_equal(load_weights(tmp_path / "w.npy"), expected)
+
+
+def test_npz_keys_with_or_without_their_extension(tmp_path):
+    np.savez_compressed(tmp_path / "w.npz", first=EYE, second=2 * EYE)
+    for key in ("second", "second.npy"):
+        np.testing.assert_array_equal(load_weights(tmp_path / "w.npz", key=key), 2 * EYE)
+
+
+def test_npz_member_is_decompressed_only_as_far_as_its_header_allows(tmp_path):
+    """A member that claims 67 million values, deflated to a few kilobytes (a zip bomb), is
+    refused from its header: nothing like its 268 MB is ever decompressed."""
+    header = npy_bytes(npy_header("<f4", (4096, 4097)).ljust(118) + "\n")
+    size = len(header) + 4096 * 4097 * 4
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    stored = packer.compress(header) + b"".join(packer.compress(bytes(2**20)) for _ in range(64))
+    stored += packer.compress(bytes(size - len(header) - 64 * 2**20)) + packer.flush()
+    member = {"name": "w.npy", "data": header, "method": 8, "stored": stored, "size": size}
+    (tmp_path / "w.npz").write_bytes(zip_bytes([member]))
+    tracemalloc.start()
+    try:
+        with pytest.raises(LoadError, match=r"shape \(4096, 4097\) is too large to draw"):
+            load_weights(tmp_path / "w.npz")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, f"{peak:,} bytes allocated"
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.uint8,
+     torch.bool, torch.float8_e4m3fn, torch.float8_e5m2],
+)  # fmt: skip
+def test_safetensors_are_read_as_safetensors_reads_them(tmp_path, dtype):
+    safetensors = pytest.importorskip("safetensors.torch")
+    content = {"attn": (weights(2, 3, 4) * 10).to(dtype), "other": torch.zeros(3)}
+    safetensors.save_file(content, tmp_path / "w.safetensors", metadata={"format": "pt"})
+    expected = safetensors.load_file(tmp_path / "w.safetensors")["attn"]  # the oracle
+    loaded = load_weights(tmp_path / "w.safetensors", key="attn")
+    np.testing.assert_array_equal(loaded, expected.float().numpy().astype(loaded.dtype))
+
+
+def test_the_scan_imports_nothing_that_a_pickle_names(tmp_path):
+    """The stand-ins only record names: a module that a file names is never imported."""
+    assert "antigravity" not in sys.modules  # importing it opens a web browser
+    call = b"\x80\x02cantigravity\ngeohash\n)R."  # GLOBAL, EMPTY_TUPLE, REDUCE, STOP
+    (tmp_path / "zip.pt").write_bytes(torch_zip(None, {}, data_pkl=call))
+    (tmp_path / "plain.pt").write_bytes(call)
+    with pytest.raises(LoadError, match=r"zip\.pt holds Python objects \(it refers to antigravity"):
+        load_weights(tmp_path / "zip.pt")
+    with pytest.raises(LoadError, match=r"plain\.pt is a plain Python pickle \(it refers to anti"):
+        load_weights(tmp_path / "plain.pt")
+    assert "antigravity" not in sys.modules
+
+
+# --- pickles never run: the control that they would --------------------------------------------
+
+
+def payloads(folder):
+    """Files of every format that create ``folder/marker`` when unpickled, and how to do it."""
+    marker = folder / "marker"
+    np.save(folder / "evil.npy", np.array([CodeOnUnpickle(marker)]), allow_pickle=True)
+    np.savez(folder / "evil.npz", w=np.array([CodeOnUnpickle(marker)]))
+    torch.save({"w": torch.eye(3), "x": CodeOnUnpickle(marker)}, folder / "zip.pt")
+    content = {"w": eye_tensor(), "x": CodeOnUnpickle(marker)}
+    (folder / "stream.pt").write_bytes(torch_stream(content, {"0": EYE.tobytes()}))
+    (folder / "plain.pt").write_bytes(pickle.dumps(CodeOnUnpickle(marker)))
+    (folder / "plain.npy").write_bytes(pickle.dumps(CodeOnUnpickle(marker)))
+    (folder / "plain.safetensors").write_bytes(pickle.dumps(CodeOnUnpickle(marker)))
+    unsafe = {
+        "evil.npy": lambda path: np.load(path, allow_pickle=True),
+        "evil.npz": lambda path: np.load(path, allow_pickle=True)["w"],
+        "zip.pt": lambda path: torch.load(path, weights_only=False),
+        "stream.pt": lambda path: torch.load(path, weights_only=False),
+        "plain.pt": lambda path: pickle.loads(path.read_bytes()),
+        "plain.npy": lambda path: np.load(path, allow_pickle=True),
+        "plain.safetensors": lambda path: pickle.loads(path.read_bytes()),
+    }
+    return marker, unsafe
+
+
+def test_payloads_would_run_code_if_unpickled(tmp_path):
+    marker, unsafe = payloads(tmp_path)
+    for name, load in unsafe.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            load(tmp_path / name)
+        assert marker.exists(), name
+        marker.unlink()
+
+
+def test_payloads_never_run(tmp_path, capfd):
+    marker, unsafe = payloads(tmp_path)
+    for name in unsafe:
+        with pytest.raises(LoadError, match=r"never unpickles|is a Python pickle") as error:
+            load_weights(tmp_path / name)
+        assert "weights_only" not in str(error.value)
+        code = main(["heatmap", str(tmp_path / name), "--out", str(tmp_path / "out.png")])
+        assert code == 2 and capfd.readouterr().err.count("\n") == 1
+        assert not marker.exists(), f"{name} ran code"
+
+
+@pytest.mark.slow
+def test_no_warning_reaches_the_terminal(tmp_path):
+    """In a fresh process with every warning shown (-W always), files that make torch and
+    NumPy warn as they are read print only their one line, or nothing when drawn."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.save(
+            torch.quantize_per_tensor(weights(3, 3), 0.1, 0, torch.quint8), tmp_path / "q.pt"
+        )
+        torch.save(weights(3, 3).to_sparse_csr(), tmp_path / "csr.pt")
+        torch.save(
+            torch.nested.nested_tensor([torch.ones(2, 2), torch.ones(3, 2)]), tmp_path / "n.pt"
+        )
+        torch.save(weights(3, 3), tmp_path / "old.pt", _use_new_zipfile_serialization=False)
+    (tmp_path / "plain.pt").write_bytes(pickle.dumps({"w": [[0.5, 0.5]]}, protocol=4))
+    np.save(tmp_path / "wide.npy", np.full((3, 3), np.longdouble("1e4000")))  # inf as float64
+    (tmp_path / "py2.npy").write_bytes(npy_bytes("{'descr': '<f4', 'fortran_order': False, "
+                                                 "'shape': (3L, 3L), }", EYE.tobytes()))  # fmt: skip
+    expected = {  # file: what stderr holds after the separator
+        "q.pt": "",
+        "csr.pt": "",
+        "old.pt": "",
+        "py2.npy": "",
+        "n.pt": "attnlab heatmap: error: n.pt: a nested tensor",
+        "plain.pt": "attnlab heatmap: error: plain.pt is a plain Python pickle, not a file",
+        "wide.npy": "attnlab heatmap: error: wide.npy: weights must be finite",
+    }
+    script = (
+        "import sys\nfrom attnlab.cli import main\n"
+        "for name in sys.argv[1:]:\n"
+        "    print('=== ' + name, file=sys.stderr, flush=True)\n"
+        "    main(['heatmap', name, '--out', name + '.png', '--dpi', '20'])\n"
+        "    sys.stderr.flush()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-c", script, *expected],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    chunks = dict(re.findall(r"=== (\S+)\n(.*?)(?=^=== |\Z)", result.stderr, re.S | re.M))
+    assert set(chunks) == set(expected), result.stderr
+    for name, start in expected.items():
+        lines = chunks[name].splitlines()
+        assert len(lines) == (1 if start else 0), (name, chunks[name])
+        assert chunks[name].startswith(start), (name, chunks[name])
+        assert (tmp_path / f"{name}.png").exists() == (not start), name
+
+
+# --- fuzzing: random and mutated files of every format -----------------------------------------
+
+GROWTH_MIB = 256  # what the worker's peak resident memory may grow by over all cases
+HEADROOM_MIB = 1024  # its address space beyond its warm size: larger allocations fail
+
+
+class Worker:
+    """One ``heatmap_worker.py`` process that runs ``attnlab heatmap`` on case after case."""
+
+    def __init__(self, folder):
+        script = Path(__file__).with_name("heatmap_worker.py")
+        self.process = subprocess.Popen(
+            [sys.executable, str(script), "--headroom", str(HEADROOM_MIB)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, "MPLBACKEND": "Agg"},
+        )  # fmt: skip
+        self.folder, self.cases = folder, 0
+        self.baseline_kib = self._answer()["peak_kib"]
+
+    def _answer(self, timeout=120):
+        import select
+
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            self.process.kill()
+            raise AssertionError(f"the worker did not answer within {timeout} s")
+        line = self.process.stdout.readline()
+        assert line, "the worker died"
+        return json.loads(line)
+
+    def run(self, content, extension):
+        self.cases += 1
+        path = self.folder / f"case{extension}"
+        out = self.folder / "case.png"
+        out.unlink(missing_ok=True)
+        path.write_bytes(content)
+        small = ["--dpi", "10"]  # drawing costs most of the time of a case
+        request = {"file": str(path), "out": str(out), "args": small}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def close(self):
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the worker reads /proc/self/status")
+    process = Worker(tmp_path_factory.mktemp("fuzz"))
+    yield process
+    process.close()
+
+
+def seed_files():
+    """Small valid files of each format: the fuzzer's starting points."""
+    w = weights(2, 3)
+    files = {".npy": [], ".npz": [], ".pt": [], ".safetensors": []}
+    for array, version in [(w.numpy(), (1, 0)), (w.double().numpy().T, (2, 0)),
+                           ((w * 10).to(torch.int8).numpy()[None], (3, 0))]:  # fmt: skip
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, array, version=version)
+        files[".npy"].append(buffer.getvalue())
+    for save in (np.savez, np.savez_compressed):
+        buffer = io.BytesIO()
+        save(buffer, w=w.numpy())
+        files[".npz"].append(buffer.getvalue())
+    for content, legacy in [(w, False), ({"a": {"w": w}, "n": 3}, False), ([w, w], False),
+                            (w.T, True)]:  # fmt: skip
+        buffer = io.BytesIO()
+        torch.save(content, buffer, _use_new_zipfile_serialization=not legacy)
+        files[".pt"].append(buffer.getvalue())
+    for dtype, data in [
+        ("F32", w.numpy().tobytes()),
+        ("BF16", w.bfloat16().view(torch.int16).numpy().tobytes()),
+    ]:
+        entry = {"dtype": dtype, "shape": [2, 3], "data_offsets": [0, len(data)]}
+        files[".safetensors"].append(
+            safetensors_bytes({"__metadata__": {"k": "v"}, "w": entry}, data)
+        )
+    return files
+
+
+SEEDS = seed_files()
+NUMBERS = [0, 1, 7, 255, 2**16 - 1, 2**31 - 1, 2**32 - 1, 10**12, 2**63 - 1, 2**64 - 1]
+DIGITS = [b"0", b"1", b"-1", b"99999999999", b"3.5", b"4097", b"100000", b"", b"1e9", b"None"]
+
+
+def mutate(data, edits):
+    """Apply edits to ``data``: flip a bit, cut, overwrite, insert, write a number over a
+    length field, or replace one of the decimal numbers (shapes, offsets) in its text."""
+    data = bytearray(data)
+    for edit, where, what in edits:
+        at = where % (len(data) + 1)
+        if edit == "flip" and data:
+            data[at % len(data)] ^= 1 << (what % 8)
+        elif edit == "cut":
+            del data[at:]
+        elif edit == "write":
+            data[at : at + len(what)] = what
+        elif edit == "insert":
+            data[at:at] = what
+        elif edit == "number":
+            value, width = what
+            data[at : at + width] = (value % 256**width).to_bytes(width, "little")
+        elif edit == "digits":
+            runs = list(re.finditer(rb"\d+", bytes(data)))
+            if runs:
+                run = runs[where % len(runs)]
+                data[run.start() : run.end()] = what
+    return bytes(data)
+
+
+EDITS = st.one_of(
+    st.tuples(st.just("flip"), st.integers(0, 2**20), st.integers(0, 7)),
+    st.tuples(st.just("cut"), st.integers(0, 2**20), st.none()),
+    st.tuples(st.just("write"), st.integers(0, 2**20), st.binary(min_size=1, max_size=8)),
+    st.tuples(st.just("insert"), st.integers(0, 2**20), st.binary(min_size=1, max_size=8)),
+    st.tuples(
+        st.just("number"),
+        st.integers(0, 2**20),
+        st.tuples(st.sampled_from(NUMBERS), st.sampled_from([1, 2, 4, 8])),
+    ),
+    st.tuples(st.just("digits"), st.integers(0, 2**20), st.sampled_from(DIGITS)),
+)
+
+
+def check_outcome(worker, outcome, content):
+    """The command drew an image and said nothing, or printed one line and exited 2; and
+    neither took memory out of proportion to the file."""
+    stderr, shown = outcome["stderr"], content[:200]
+    assert outcome["code"] in (0, 2), (outcome, shown)
+    assert "Traceback" not in stderr and "Warning" not in stderr, (stderr, shown)
+    if outcome["code"] == 0:
+        assert outcome["image"] and stderr == "", (outcome, shown)
+    else:
+        assert stderr.count("\n") == 1 and stderr.startswith("attnlab heatmap: error: "), stderr
+        assert not outcome["image"]
+        assert not re.search(r"memory|allocat", stderr, re.I), (stderr, shown)
+    growth = (outcome["peak_kib"] - worker.baseline_kib) / 1024
+    assert growth < GROWTH_MIB, f"peak resident memory grew by {growth:.0f} MiB: {shown}"
+
+
+@pytest.mark.parametrize("extension", list(SEEDS))
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_mutated_files_draw_or_fail_in_one_line(worker, extension, data):
+    seed = data.draw(st.sampled_from(SEEDS[extension]), label="seed")
+    content = mutate(seed, data.draw(st.lists(EDITS, min_size=1, max_size=4), label="edits"))
+    check_outcome(worker, worker.run(content, extension), content)
+
+
+@pytest.mark.parametrize("extension", list(SEEDS))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_random_bytes_fail_in_one_line(worker, extension, data):
+    """Random bytes, alone or after the first bytes of a valid file, so that they reach past
+    each format's first check."""
+    seed = data.draw(st.sampled_from(SEEDS[extension]), label="seed")
+    prefix = seed[: data.draw(st.sampled_from([0, 6, 8, 10, 64, 128]), label="prefix")]
+    content = prefix + data.draw(st.binary(max_size=512), label="bytes")
+    check_outcome(worker, worker.run(content, extension), content)
