@@ -31,6 +31,7 @@ import numpy as np
 from attnlab._loading import (
     NO_PICKLE,
     LoadError,
+    check_repeats,
     check_shape,
     check_zip_directory,
     choose_key,
@@ -320,6 +321,7 @@ def _dense(tensor: Any, where: str) -> Any:
             "(a model built on the meta device); save the weights of a model that has run."
         )
     check_shape(tuple(tensor.shape), where)  # before anything is copied or made dense
+    check_repeats(tuple(tensor.shape), _held(tensor), where)
     if tensor.is_quantized:
         tensor = tensor.dequantize()
     elif tensor.layout != torch.strided:  # sparse COO, CSR, CSC, BSR, BSC: checked at load
@@ -333,3 +335,14 @@ def _dense(tensor: Any, where: str) -> Any:
     if tensor.dtype.is_floating_point and tensor.element_size() <= 2:
         tensor = tensor.float()  # NumPy has no bfloat16 or float8
     return tensor
+
+
+def _held(tensor: Any) -> int:
+    """How many values the file holds for ``tensor`` (fewer than it has if it repeats them)."""
+    import torch
+
+    if tensor.layout == torch.sparse_coo:
+        return tensor.coalesce().values().numel()
+    if tensor.layout != torch.strided:  # CSR, CSC, BSR, BSC
+        return tensor.values().numel()
+    return tensor.untyped_storage().nbytes() // tensor.element_size()

@@ -36,6 +36,7 @@ __all__ = [
     "MAX_CELLS",
     "MAX_PANELS",
     "MAX_PANEL_CELLS",
+    "MAX_REPEATED",
     "LoadError",
     "load_weights",
 ]
@@ -53,6 +54,11 @@ panel costs matplotlib about 70 bytes per value."""
 
 MAX_PANELS = 1024
 """Most panels in one figure (e.g. 32 layers x 32 heads): each panel costs matplotlib time."""
+
+MAX_REPEATED = 2**20
+"""Most values a file may describe beyond those it holds (1,048,576): a broadcast view (strides
+of 0) or the zeros of a sparse tensor cost real memory once drawn, so that a small file could
+otherwise claim as much memory as the largest array."""
 
 MAX_MEMBERS = 100_000  # entries of a zip directory that attnlab reads
 
@@ -253,7 +259,7 @@ def check_zip_directory(file: Any, size: int, label: str) -> None:
 
 
 def check_shape(shape: tuple[int, ...], label: str) -> None:
-    """Refuse a shape too large to draw, before its values are read or allocated."""
+    """Refuse a shape too large to draw, or empty, before its values are read or allocated."""
     cells = math.prod(shape)
     panel = shape[-2] * shape[-1] if len(shape) >= 2 else cells
     panels = math.prod(shape[:-2])
@@ -263,6 +269,8 @@ def check_shape(shape: tuple[int, ...], label: str) -> None:
         too_many = f"{panel:,} values in a panel"
     elif panels > MAX_PANELS:
         too_many = f"{panels:,} panels"
+    elif cells == 0:
+        raise LoadError(f"{label}: weights are empty; got shape {shape}.")
     else:
         return
     raise LoadError(
@@ -270,6 +278,18 @@ def check_shape(shape: tuple[int, ...], label: str) -> None:
         f"{MAX_CELLS:,} values, {MAX_PANEL_CELLS:,} per panel (4096 x 4096) and {MAX_PANELS:,} "
         "panels: save a part, e.g. weights[..., :512, :512]."
     )
+
+
+def check_repeats(shape: tuple[int, ...], held: int, label: str) -> None:
+    """Refuse a tensor that would be drawn with far more values than the file holds for it."""
+    cells = math.prod(shape)
+    if cells > held + MAX_REPEATED:
+        raise LoadError(
+            f"{label}: a tensor of shape {shape} holds {held:,} values in the file but would be "
+            f"drawn as {cells:,}; attnlab draws at most {MAX_REPEATED:,} more than a file holds "
+            "(a view made by expand(), the zeros of a sparse tensor): save "
+            "weights.contiguous() or weights.to_dense()."
+        )
 
 
 def choose_key(names: list[str], key: str | None, path: Path) -> str:

@@ -24,7 +24,7 @@ import pickle
 import pickletools
 from typing import Any
 
-from attnlab._loading import MAX_CELLS, NO_PICKLE, LoadError, check_shape, reason
+from attnlab._loading import MAX_CELLS, NO_PICKLE, LoadError, check_repeats, check_shape, reason
 
 __all__ = ["MAX_PICKLE", "SAVE_HINT", "Findings", "Window", "objects_error", "scan"]
 
@@ -94,10 +94,10 @@ class _Storage:
 
 
 class _Tensor:
-    __slots__ = ("shape",)
+    __slots__ = ("held", "shape")
 
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
+    def __init__(self, shape: tuple[int, ...], held: int | None) -> None:
+        self.shape, self.held = shape, held  # held: values of its storage, if known
 
 
 class _Record:
@@ -187,6 +187,8 @@ class Findings:
             return self.tensor(name, args)
         if name == "torch._utils._rebuild_device_tensor_from_cpu_tensor" and args:
             if isinstance(args[0], _Tensor):  # .to(dtype) copies: bound what it may copy
+                if args[0].held is not None:
+                    check_repeats(args[0].shape, args[0].held, self.label)
                 self.copied += math.prod(args[0].shape)
                 if self.copied > MAX_CELLS:
                     raise LoadError(f"{self.label}: its tensors are too large to draw.")
@@ -219,7 +221,9 @@ class Findings:
                 f"{self.label}: a tensor of shape {shape} needs {needed:,} values of its storage, "
                 f"which holds {values:,}; the file is corrupt."
             )
-        return _Tensor(shape)
+        if name == QTENSOR and values is not None:  # allocated with all its values
+            check_repeats(shape, values, self.label)
+        return _Tensor(shape, values)
 
 
 class _Scan(pickle.Unpickler):

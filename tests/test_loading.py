@@ -573,13 +573,47 @@ def quantized_huge(folder):  # torch allocates a quantized tensor's values befor
     return write(folder, "w.pt", torch_zip(content, {"0": bytes(9)}))
 
 
-@case(r"w\.pt: its tensors are too large to draw\.")
+@case(r"w\.pt: a tensor of shape \(9000, 9000\) holds 9 values in the file but would be drawn")
 def device_copy_huge(folder):  # .to(dtype) of a broadcast view would write 81 million values
     view = eye_tensor(shape=(9000, 9000), stride=(0, 0))
     content = Call(
         torch._utils._rebuild_device_tensor_from_cpu_tensor, view, torch.float64, "cpu", False
     )
     return write(folder, "w.pt", torch_zip(content, {"0": EYE.tobytes()}))
+
+
+@case(r"w\.pt: its tensors are too large to draw\.")
+def device_copies_many(folder):  # each copy is small enough, all of them together are not
+    view = eye_tensor(shape=(1024, 1024), stride=(0, 0))
+    copy = torch._utils._rebuild_device_tensor_from_cpu_tensor
+    copies = {str(n): Call(copy, view, torch.float64, "cpu", False) for n in range(65)}  # 65 calls
+    return write(folder, "w.pt", torch_zip(copies, {"0": EYE.tobytes()}))
+
+
+@case(
+    r"w\.pt: a tensor of shape \(2048, 2048\) holds 9 values in the file but would be drawn as "
+    r"4,194,304; attnlab draws at most 1,048,576 more than a file holds \(a view made by expand"
+)
+def broadcast_view_too_large(folder):
+    content = eye_tensor(shape=(2048, 2048), stride=(0, 0))
+    return write(folder, "w.pt", torch_zip(content, {"0": EYE.tobytes()}))
+
+
+@case(r"w\.pt: a tensor of shape \(2048, 2048\) holds 1 values in the file but would be drawn")
+def sparse_mostly_zeros(folder):
+    sparse = torch.sparse_coo_tensor(
+        torch.zeros(2, 1, dtype=torch.long), torch.ones(1), (2048,) * 2
+    )
+    torch.save(sparse, folder / "w.pt")
+    return folder / "w.pt"
+
+
+@case(r"w\.pt: a tensor of shape \(2048, 2048\) holds 9 values in the file but would be drawn")
+def quantized_broadcast(folder):  # torch would allocate all its values before reading any
+    args = (Storage("0", 9, torch.QUInt8Storage), 0, (2048, 2048), (0, 0))
+    quantizer = (torch.per_tensor_affine, 0.1, 0)
+    content = Call(torch._utils._rebuild_qtensor, *args, quantizer, False, OrderedDict())
+    return write(folder, "w.pt", torch_zip(content, {"0": bytes(9)}))
 
 
 @case(r"w\.pt: its dicts and lists are nested more than 32 levels deep\.")
@@ -1116,6 +1150,23 @@ def test_the_scan_imports_nothing_that_a_pickle_names(tmp_path):
     assert "antigravity" not in sys.modules
 
 
+def test_files_naming_other_globals_never_reach_torch_load(tmp_path, monkeypatch):
+    """A pickle that names anything beyond tensors and containers is refused by attnlab
+    itself: no unpickler, not even torch's restricted one, is ever given it."""
+    paths = []
+    for build in (zip_with_code, zip_with_system_call, stream_with_code, plain_pickle_with_code):
+        (tmp_path / build.__name__).mkdir()
+        paths.append(build(tmp_path / build.__name__))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch.load was called")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    for path in paths:
+        with pytest.raises(LoadError, match=r"(holds|plain) Python (objects|pickle) \(it refers"):
+            load_weights(path)
+
+
 # --- pickles never run: the control that they would --------------------------------------------
 
 
@@ -1379,4 +1430,108 @@ def test_random_bytes_fail_in_one_line(worker, extension, data):
     seed = data.draw(st.sampled_from(SEEDS[extension]), label="seed")
     prefix = seed[: data.draw(st.sampled_from([0, 6, 8, 10, 64, 128]), label="prefix")]
     content = prefix + data.draw(st.binary(max_size=512), label="bytes")
+    check_outcome(worker, worker.run(content, extension), content)
+
+
+SIZES = st.one_of(st.integers(0, 8), st.integers(0, 2**64), st.sampled_from([4096, 4097, 2**31]))
+SHAPES = st.lists(SIZES, max_size=5).map(tuple)
+DESCRS = ["<f4", "<f8", ">f8", "<f2", "|b1", "<i8", "|u1", "<c8", "|O", "<U3", "|V8", "<M8[s]",
+          "<q9", [("a", "<f8")], 3]  # fmt: skip
+SAFETENSORS_DTYPES = ["F32", "F16", "BF16", "F64", "I64", "U8", "BOOL", "F8_E4M3", "C64", "X"]
+STORAGES = [
+    (torch.FloatStorage, 4),
+    (torch.DoubleStorage, 8),
+    (torch.HalfStorage, 2),
+    (torch.BoolStorage, 1),
+    (torch.LongStorage, 8),
+    (torch.ComplexFloatStorage, 8),
+    (torch.QUInt8Storage, 1),
+]  # fmt: skip  (the storage, its bytes per value)
+
+
+@st.composite
+def edited_npy(draw, *, data=None):
+    """A .npy file whose header claims another shape, dtype or order than its bytes hold."""
+    header = {"descr": draw(st.sampled_from(DESCRS)), "fortran_order": draw(st.booleans()),
+              "shape": draw(SHAPES)}  # fmt: skip
+    if data is None:
+        data = draw(st.sampled_from([b"", bytes(6), np.arange(6, dtype=np.float32).tobytes()]))
+    version = draw(st.sampled_from([(1, 0), (2, 0), (3, 0)]))
+    return npy_bytes(repr(header), data, version=version)
+
+
+@st.composite
+def edited_npz(draw):
+    """A .npz archive whose member claims what edited_npy claims, and any size in the
+    directory: the member's own, or another."""
+    member = draw(edited_npy())
+    size = draw(st.one_of(st.just(len(member)), st.integers(0, 2**32 - 1)))
+    method = draw(st.sampled_from([0, 8]))
+    return zip_bytes([{"name": "w.npy", "data": member, "method": method, "size": size}])
+
+
+@st.composite
+def edited_torch(draw):
+    """A torch.save file (either format) whose description claims any storage size, shape,
+    strides, offset and dtype over a record of any length."""
+    kind, itemsize = draw(st.sampled_from(STORAGES))
+    held = draw(st.sampled_from([9, 9, 0, 1]))  # values in the storage's record
+    record = bytes(range(held * itemsize))
+    claim = draw(st.sampled_from(["consistent", "broadcast", "any"]))
+    if claim == "consistent":  # what torch.save writes, or a view within it
+        numel, offset = held, 0
+        shape, stride = draw(
+            st.sampled_from([((3, 3), (3, 1)), ((3, 3), (1, 3)), ((2, 2), (3, 1))])
+        )
+    elif claim == "broadcast":  # any shape over one value: strides of 0
+        numel, offset = held, 0
+        shape = tuple(draw(st.lists(SIZES, min_size=2, max_size=4)))
+        stride = (0,) * len(shape)
+    else:
+        numel = draw(st.one_of(st.just(held), st.integers(0, 16), st.integers(0, 2**62)))
+        shape = draw(SHAPES)
+        strides = st.lists(st.integers(-2, 2**40), min_size=len(shape), max_size=len(shape))
+        stride = draw(st.one_of(strides, SHAPES))
+        offset = draw(st.one_of(st.integers(0, 8), st.integers(-1, 2**62)))
+    storage = Storage(draw(st.sampled_from(["0", "0", "0", "1"])), numel, kind)
+    content = tensor(storage, offset, shape, stride)
+    wrap = draw(st.sampled_from(["tensor", "dict", "list", "quantized", "copy"]))
+    if wrap == "dict":
+        content = {"w": content, "n": 3}
+    elif wrap == "list":
+        content = [content, content]
+    elif wrap == "quantized":
+        args = (storage, offset, tuple(shape), tuple(stride), (torch.per_tensor_affine, 0.5, 0))
+        content = Call(torch._utils._rebuild_qtensor, *args, False, OrderedDict())
+    elif wrap == "copy":
+        content = Call(torch._utils._rebuild_device_tensor_from_cpu_tensor, content,
+                       torch.float64, "cpu", False)  # fmt: skip
+    if draw(st.booleans()):
+        return torch_zip(content, {"0": record})
+    count = draw(st.one_of(st.just(held), st.integers(-1, 2**62)))
+    return torch_stream(content, {"0": record}, counts={"0": count})
+
+
+@st.composite
+def edited_safetensors(draw):
+    """A .safetensors file whose header claims any dtype, shape and offsets, and any length."""
+    data = draw(st.sampled_from([b"", bytes(6), np.arange(6, dtype=np.float32).tobytes()]))
+    offsets = draw(st.one_of(st.just([0, len(data)]), st.lists(SIZES, min_size=2, max_size=2)))
+    entry = {"dtype": draw(st.sampled_from(SAFETENSORS_DTYPES)), "shape": list(draw(SHAPES)),
+             "data_offsets": offsets}  # fmt: skip
+    raw = json.dumps({"w": entry}).encode()
+    length = draw(st.one_of(st.just(len(raw)), SIZES))
+    return safetensors_bytes(raw, data, length=length % 2**64)
+
+
+EDITED = {".npy": edited_npy(), ".npz": edited_npz(), ".pt": edited_torch(),
+          ".safetensors": edited_safetensors()}  # fmt: skip
+
+
+@pytest.mark.parametrize("extension", list(EDITED))
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_edited_headers_draw_or_fail_in_one_line(worker, extension, data):
+    """Headers that claim any shape, dtype, size or offset over the bytes that follow."""
+    content = data.draw(EDITED[extension], label="file")
     check_outcome(worker, worker.run(content, extension), content)
