@@ -51,10 +51,10 @@ def read_torch_file(path: Path, size: int, head: bytes, key: str | None) -> np.n
     found = content_of(head)
     label = path.name
     # 1) describe the file without loading it
-    if found == "a zip archive":
-        storages = _check_zip(path, size)
+    zipped = found == "a zip archive"  # torch.save's format since 1.6: storages can be mapped
+    if zipped:
+        _check_zip(path, size)
     elif found == "a Python pickle":
-        storages = None
         _refuse_tar(path)
         _check_stream(path, size)
     elif found is not None:
@@ -69,9 +69,7 @@ def read_torch_file(path: Path, size: int, head: bytes, key: str | None) -> np.n
 
     try:
         with torch.sparse.check_sparse_tensor_invariants(True):
-            content = torch.load(
-                path, map_location="cpu", weights_only=True, mmap=storages is not None
-            )
+            content = torch.load(path, map_location="cpu", weights_only=True, mmap=zipped)
     except pickle.UnpicklingError as error:
         global_ = re.search(r"GLOBAL ([\w.]+)", str(error))
         raise objects_error(label, global_.group(1) if global_ else None) from None
@@ -88,8 +86,8 @@ def read_torch_file(path: Path, size: int, head: bytes, key: str | None) -> np.n
 # --- describing the file ------------------------------------------------------------------------
 
 
-def _check_zip(path: Path, size: int) -> dict[str, int]:
-    """Check the zip format's records; return the byte size of each storage record by key."""
+def _check_zip(path: Path, size: int) -> None:
+    """Check the zip format: its records, and each storage's size against its record."""
     label = path.name
     with path.open("rb") as file:
         check_zip_directory(file, size, label)
@@ -144,7 +142,6 @@ def _check_zip(path: Path, size: int) -> dict[str, int]:
                 f"({storage.numel * storage.itemsize:,} bytes) but its record holds {held:,} "
                 "bytes; the file is corrupt."
             )
-    return records
 
 
 def _check_record(file: Any, info: zipfile.ZipInfo, size: int, label: str) -> None:
@@ -154,6 +151,8 @@ def _check_record(file: Any, info: zipfile.ZipInfo, size: int, label: str) -> No
             f"{label}: its record {info.filename!r} is compressed or encrypted, which torch.save "
             "never does; the file was not written by torch.save, or was repacked."
         )
+    if not 0 <= info.header_offset < size:
+        raise LoadError(f"{label}: not a file written by torch.save (a broken zip record).")
     file.seek(info.header_offset)
     local = file.read(30)
     if len(local) < 30 or not local.startswith(b"PK\x03\x04"):

@@ -2,8 +2,8 @@
 
 The fuzz tests in test_loading.py start this script once and send it one JSON line per case,
 ``{"file": ..., "out": ...}``; it answers one JSON line: the exit code, everything written to
-file descriptor 2 (Python's and C libraries' output alike), whether an image was written, and
-the process's peak resident memory so far. After a warm-up (imports, one drawing, one load of
+file descriptor 2 (Python's and C libraries' output alike), whether an image was written, the
+process's peak resident memory so far and the seconds the case took. After a warm-up (imports, one drawing, one load of
 each kind) the address space is capped at its size then plus ``--headroom`` MiB, so that a file
 which makes the loader try to allocate much more fails with a MemoryError instead of taking
 the machine's memory. A Python exception that escapes ``main`` is reported as ``"escaped"``.
