@@ -301,8 +301,8 @@ def _to_numpy(content: Any, where: str) -> np.ndarray:
             )
         check_shape((len(content), *shapes.pop()), where)
         return torch.stack([_dense(item, where) for item in content]).numpy()  # (layers, ...)
-    tensor = _dense(content, where)
-    return tensor.numpy()
+    # a copy: a tensor that torch.load mapped from the file must not outlive it as a view
+    return np.array(_dense(content, where).numpy(), copy=True)
 
 
 def _dense(tensor: Any, where: str) -> Any:

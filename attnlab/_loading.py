@@ -313,11 +313,10 @@ def read_exactly(stream: Any, size: int) -> bytearray | None:
     buffer = bytearray(size)
     view, done = memoryview(buffer), 0
     while done < size:
-        piece = stream.read(min(size - done, 1 << 24))
-        if not piece:
+        got = stream.readinto(view[done : done + min(size - done, 1 << 24)])
+        if not got:
             return None
-        view[done : done + len(piece)] = piece
-        done += len(piece)
+        done += got
     return buffer
 
 
@@ -351,7 +350,7 @@ def _check_weights(array: Any, path: Path) -> np.ndarray:
         raise LoadError(f"{path.name}: weights are empty; got shape {array.shape}.")
     # float64 and wide integers stay exact in float64; everything narrower fits float32
     wide = array.dtype.itemsize >= 8 or (array.dtype.kind in "iu" and array.dtype.itemsize >= 4)
-    array = array.astype(np.float64 if wide else np.float32)  # a copy the caller owns
+    array = array.astype(np.float64 if wide else np.float32, copy=False)
     finite = np.isfinite(array)
     if not finite.all():
         raise LoadError(

@@ -61,21 +61,22 @@ class Window:
         self.file, self.size, self.budget, self.spent = file, size, MAX_PICKLE, False
 
     def _allowed(self, wanted: int) -> int:
-        left = min(self.size - self.file.tell(), self.budget)
-        if wanted < 0 or wanted > left:
-            self.spent = self.spent or self.budget < self.size - self.file.tell()
-            return max(left, 0)
-        return wanted
+        left = max(min(self.size - self.file.tell(), self.budget), 0)
+        return left if wanted < 0 else min(wanted, left)
+
+    def _spend(self, data: bytes, short: bool) -> bytes:
+        self.budget -= len(data)
+        # short of what was asked because of the budget, not because the file ends
+        self.spent = self.spent or (short and self.budget <= 0 and self.file.tell() < self.size)
+        return data
 
     def read(self, size: int = -1) -> bytes:
         data = self.file.read(self._allowed(size))
-        self.budget -= len(data)
-        return data
+        return self._spend(data, size < 0 or len(data) < size)
 
     def readline(self, size: int = -1) -> bytes:
         line = self.file.readline(self._allowed(size))
-        self.budget -= len(line)
-        return line
+        return self._spend(line, not line.endswith(b"\n"))
 
     def tell(self) -> int:
         return self.file.tell()

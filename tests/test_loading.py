@@ -1027,6 +1027,15 @@ def test_drawable_tensors_are_drawn_as_torch_reads_them(tmp_path, saved, expecte
     assert loaded.flags.writeable and loaded.flags.owndata  # not a view of the mapped file
 
 
+def test_stream_format_larger_than_the_pickle_budget(tmp_path):
+    """Only the pickles of the format before 1.6 count against its 4 MiB: the storages that
+    follow them may be as large as any array attnlab draws."""
+    w = weights(1100, 1024)  # 4.5 MB of values
+    torch.save({"w": w}, tmp_path / "w.pt", _use_new_zipfile_serialization=False)
+    assert (tmp_path / "w.pt").stat().st_size > 4 * 2**20
+    np.testing.assert_array_equal(load_weights(tmp_path / "w.pt"), w.numpy())
+
+
 def test_nested_containers_are_named_by_path(tmp_path):
     layers = [weights(2, 3, 3, seed=seed) for seed in range(3)]
     content = {"encoder": {"layers": layers, "step": 7}, "decoder": [{"cross": weights(4, 4)}]}
