@@ -125,7 +125,15 @@ def load_weights(path: str | Path, key: str | None = None) -> np.ndarray:
     ...
     attnlab._loading.LoadError: empty.pt: the file is empty (0 bytes).
     """
-    path = Path(path)
+    try:
+        return _load(Path(path), key)
+    except LoadError as error:
+        # names come from the user and from the file: show them, never let them end the line
+        # or drive the terminal (a newline, an escape sequence)
+        raise LoadError(printable(str(error))) from None
+
+
+def _load(path: Path, key: str | None) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix not in EXTENSIONS:
         raise LoadError(
@@ -150,6 +158,18 @@ def load_weights(path: str | Path, key: str | None = None) -> np.ndarray:
         raise LoadError(f"{path.name}: {_NOT_READABLE[suffix]} (nested too deeply).") from None
     except Exception as error:  # a library's own error on a corrupt file, whatever its type
         raise LoadError(f"{path.name}: {_NOT_READABLE[suffix]} ({reason(error)}).") from None
+
+
+def printable(text: str, limit: int = 2000) -> str:
+    r"""``text`` with unprintable characters escaped (``\n``, ``\x1b``), cut at ``limit``.
+
+    Examples
+    --------
+    >>> printable("w\nx\x1b[2J.npy: no such file.")
+    'w\\nx\\x1b[2J.npy: no such file.'
+    """
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return shown if len(shown) <= limit else shown[: limit - 4] + " ..."
 
 
 def _reader(suffix: str):
@@ -294,7 +314,7 @@ def check_repeats(shape: tuple[int, ...], held: int, label: str) -> None:
 
 def choose_key(names: list[str], key: str | None, path: Path) -> str:
     """The one array to draw: ``key``, or the only array the file holds."""
-    shown = ", ".join(repr(name) for name in names[:20]) + (" ..." if len(names) > 20 else "")
+    shown = ", ".join(_quoted(name) for name in names[:20]) + (" ..." if len(names) > 20 else "")
     if key is None:
         if len(names) == 1:
             return names[0]
@@ -304,8 +324,13 @@ def choose_key(names: list[str], key: str | None, path: Path) -> str:
             f"{path.name} holds {len(names)} arrays; choose one with --key (one of {shown})."
         )
     if key not in names:
-        raise LoadError(f"{path.name}: no array named {key!r}; it holds {shown}.")
+        raise LoadError(f"{path.name}: no array named {_quoted(key)}; it holds {shown}.")
     return key
+
+
+def _quoted(name: str) -> str:
+    """A name as messages show it: quoted, and cut short if a file made it long."""
+    return repr(name) if len(name) <= 60 else repr(name[:57]) + "..."
 
 
 def read_exactly(stream: Any, size: int) -> bytearray | None:

@@ -888,6 +888,33 @@ def safetensors_needs_key(folder):
     return save_safetensors(folder / "w.safetensors", {"a": torch.eye(2), "b": torch.eye(3)})
 
 
+# names that the user or the file chose: shown, never ending the line or driving the terminal
+
+
+@case(r"two\\nlines\\x1b\[2J\.npy: the file is empty")
+def file_name_with_escapes(folder):
+    return write(folder, "two\nlines\x1b[2J.npy", b"")
+
+
+@case(r"w\.safetensors holds 2 arrays; choose one with --key \(one of '\\x1b\[31mred', 'a\\nb'\)")
+def tensor_names_with_escapes(folder):
+    return save_safetensors(
+        folder / "w.safetensors", {"\x1b[31mred": torch.eye(2), "a\nb": torch.eye(2)}
+    )
+
+
+@case(r"w\.npz: no array named '\\r\\x1b\[Kx'; it holds 'w'", key="\r\x1b[Kx")
+def key_with_escapes(folder):
+    np.savez(folder / "w.npz", w=EYE)
+    return folder / "w.npz"
+
+
+@case(r"w\.pt holds 2 arrays; choose one with --key \(one of 'a{57}'\.\.\., 'b'\)")
+def very_long_name(folder):
+    torch.save({"a" * 100_000: torch.eye(2), "b": torch.eye(2)}, folder / "w.pt")
+    return folder / "w.pt"
+
+
 @pytest.mark.parametrize(("build", "pattern", "key"), CASES)
 def test_bad_file_is_refused_in_one_line(tmp_path, capfd, build, pattern, key):
     path = build(tmp_path)
