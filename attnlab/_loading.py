@@ -1,4 +1,4 @@
-"""Read attention weights that a user saved from their own model, without ever unpickling.
+"""Read attention weights that a user saved from their own model, never running what a file holds.
 
 A pickle can run any code when it is loaded, and a file's header can claim any shape, so a
 weights file from a stranger is read in two steps: first its headers alone (the ``.npy`` header,
