@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 __all__ = ["build_parser", "main"]
@@ -55,12 +56,23 @@ examples:
 
 {_EXIT_CODES}"""
 
+# the bounds of attnlab._loading, written out so that --help imports nothing (a test keeps the
+# two equal)
+MAX_CELLS, MAX_PANEL_CELLS, MAX_PANELS, MAX_REPEATED = 2**26, 2**24, 1024, 2**20
+
 _HEATMAP_EPILOG = f"""\
 FILE may be .npy, .npz, .pt/.pth (a tensor, a list of equally shaped tensors, which are
-stacked, or a dict of tensors) or .safetensors. The weights must have 2 to 4 axes:
-(queries, keys), (panels, queries, keys) or (rows, cols, queries, keys); extra leading axes of
-size 1 are dropped. Files are never unpickled, since unpickling can run arbitrary code: NumPy
-files are read with allow_pickle=False and PyTorch files with weights_only=True.
+stacked, or a dict of tensors; nested dicts and lists are named by their path, e.g.
+--key encoder.layers.0) or .safetensors. The weights must have 2 to 4 axes: (queries, keys),
+(panels, queries, keys) or (rows, cols, queries, keys); extra leading axes of size 1 are
+dropped. At most {MAX_CELLS:,} values are drawn, {MAX_PANEL_CELLS:,} in one panel
+(4096 x 4096) and {MAX_PANELS:,} panels; a file may describe at most {MAX_REPEATED:,}
+values more than it holds (a view made by expand(), the zeros of a sparse tensor).
+
+Every header is checked against the bytes the file holds before any data are read, and files
+are never unpickled, since unpickling can run arbitrary code: NumPy and safetensors files are
+read by attnlab itself, PyTorch files by torch.load(weights_only=True) once attnlab has
+checked that they name only tensors and containers.
 
 IMAGE's extension picks the format (png, svg, pdf, ...); an existing IMAGE is replaced.
 
@@ -220,6 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"attnlab {args.command}: error: {error}", file=sys.stderr)
         return EXIT_FAILURE
+    except MemoryError:
+        print(
+            f"attnlab {args.command}: error: out of memory; free some memory, or draw fewer or "
+            "smaller panels.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"attnlab {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -351,15 +370,17 @@ def _run_heatmap(args: argparse.Namespace) -> int:
     except LoadError as error:
         raise UsageError(str(error)) from None
     try:
-        figure = plotting.show_heatmaps(
-            weights,
-            xlabel=args.xlabel,
-            ylabel=args.ylabel,
-            titles=args.titles,
-            figsize=tuple(args.figsize) if args.figsize else _figure_size(weights.shape),
-            cmap=args.cmap,
-        )
+        with warnings.catch_warnings():  # e.g. a figure too small for its layout: still drawn
+            warnings.simplefilter("ignore")
+            figure = plotting.show_heatmaps(
+                weights,
+                xlabel=args.xlabel,
+                ylabel=args.ylabel,
+                titles=args.titles,
+                figsize=tuple(args.figsize) if args.figsize else _figure_size(weights.shape),
+                cmap=args.cmap,
+            )
+            plotting.save_figure(figure, args.out, dpi=args.dpi)
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
-    plotting.save_figure(figure, args.out, dpi=args.dpi)
     return EXIT_OK

@@ -498,3 +498,33 @@ def test_loaded_weights_round_trip(tmp_path_factory, weights, extension):
     assert loaded.dtype.kind == "f"
     assert loaded.shape == weights.shape
     np.testing.assert_array_equal(loaded, weights.astype(loaded.dtype))
+
+
+def test_heatmap_help_states_the_loaders_bounds(capsys):
+    import attnlab._loading as loading
+
+    assert main(["heatmap", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"At most {loading.MAX_CELLS:,} values are drawn" in text
+    assert f"{loading.MAX_PANEL_CELLS:,} in one panel" in text
+    assert f"{loading.MAX_PANELS:,} panels" in text
+    assert f"at most {loading.MAX_REPEATED:,} values more than it holds" in text
+
+
+def test_out_of_memory_is_one_line(tmp_path, capsys, monkeypatch):
+    np.save(tmp_path / "w.npy", np.eye(3))
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(attnlab.plotting, "show_heatmaps", exhausted)
+    assert main(["heatmap", str(tmp_path / "w.npy"), "--out", str(tmp_path / "w.png")]) == 1
+    assert "out of memory" in one_line_error(capsys.readouterr().err, "heatmap")
+
+
+def test_a_figure_too_small_for_its_layout_is_drawn_without_warnings(tmp_path, capsys):
+    np.save(tmp_path / "w.npy", np.random.default_rng(0).random((3, 4, 5, 5)))
+    out = tmp_path / "w.png"
+    assert main(["heatmap", str(tmp_path / "w.npy"), "--out", str(out), "--figsize", "1", "1"]) == 0
+    assert capsys.readouterr().err == ""
+    assert out.read_bytes()[:4] == b"\x89PNG"
