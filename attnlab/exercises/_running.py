@@ -1,0 +1,155 @@
+"""Calling a student's function safely: a time limit, any exception caught, inputs kept intact.
+
+A function that loops forever is interrupted after the time limit by an exception raised in its
+thread (CPython's ``PyThreadState_SetAsyncExc``), again every tenth of a second in case it
+swallows the first one with a bare ``except``. Everything the function raises, ``SystemExit``
+and ``KeyboardInterrupt`` included, comes back as a value instead of stopping the check.
+
+References
+----------
+1. The CPython C API, "Thread State and the Global Interpreter Lock",
+   ``PyThreadState_SetAsyncExc``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dis
+import threading
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["Outcome", "as_tensor", "call", "is_stub", "same"]
+
+_HERE = str(Path(__file__).resolve().parent)
+_TRIVIAL = {"RESUME", "NOP", "CACHE", "LOAD_CONST", "RETURN_VALUE", "RETURN_CONST", "POP_TOP"}
+
+
+class _OutOfTime(BaseException):
+    """Raised inside the student's function when its time is up (not an ``Exception``)."""
+
+
+@dataclass
+class Outcome:
+    """What one call did: returned ``value``, raised ``error`` (with ``where``) or timed out."""
+
+    value: Any = None
+    error: BaseException | None = None
+    where: str = ""
+    timed_out: bool = False
+
+
+def _interrupt(thread_id: int, exception: type[BaseException] | None) -> None:
+    # None clears an interruption that was sent but not yet delivered
+    target = None if exception is None else ctypes.py_object(exception)
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), target)
+
+
+def _where(error: BaseException) -> str:
+    """``"line 3 of softmax_rows: return e / e.sum()"``, the student's frame nearest the error."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if _HERE not in f.filename]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    code = f": {frame.line.strip()}" if frame.line else ""
+    return f"line {frame.lineno} of {frame.name}{code}"
+
+
+def call(func: Callable[[], Any], seconds: float) -> Outcome:
+    """Run ``func()`` for at most ``seconds``; never raises, whatever ``func`` does."""
+    thread_id = threading.get_ident()
+    finished = threading.Event()
+    lock = threading.Lock()
+    sent = []
+
+    def watch() -> None:
+        if finished.wait(seconds):
+            return
+        while True:
+            with lock:
+                if finished.is_set():
+                    return
+                sent.append(True)
+                _interrupt(thread_id, _OutOfTime)
+            if finished.wait(0.1):
+                return
+
+    watcher = threading.Thread(target=watch, name="attnlab-check-time-limit", daemon=True)
+    outcome = Outcome()
+    try:
+        watcher.start()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outcome.value = func()
+    except _OutOfTime:
+        outcome.timed_out = True
+    except BaseException as error:  # SystemExit and KeyboardInterrupt are feedback too
+        outcome.error, outcome.where = error, _where(error)
+    finally:
+        # stop the watcher; an interruption it sent meanwhile may still arrive here: swallow it
+        while True:
+            try:
+                with lock:
+                    finished.set()
+                    if sent:
+                        _interrupt(thread_id, None)
+                break
+            except _OutOfTime:
+                continue
+    watcher.join()
+    if sent:  # interrupted, even if the function caught it and returned
+        return Outcome(timed_out=True)
+    return outcome
+
+
+def is_stub(func: Any) -> bool:
+    """True for a function whose body is only ``...``, ``pass``, a docstring or ``return None``."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return False
+    for instruction in dis.get_instructions(code):
+        if instruction.opname not in _TRIVIAL:
+            return False
+        constant = instruction.opname in ("LOAD_CONST", "RETURN_CONST")
+        if constant and instruction.argval is not None and instruction.argval is not Ellipsis:
+            return False
+    return True
+
+
+def as_tensor(value: Any) -> torch.Tensor | None:
+    """A CPU tensor from a tensor, a NumPy array or nested lists of numbers; None otherwise."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, np.ndarray | np.generic):
+        array = np.asarray(value)
+        if array.dtype == object:
+            return None
+        return torch.from_numpy(array.copy())
+    if isinstance(value, list | tuple):
+        try:
+            return torch.tensor(value)
+        except (TypeError, ValueError, RuntimeError):
+            return None
+    return None
+
+
+def same(before: Any, after: Any) -> bool:
+    """True when ``after`` holds exactly what ``before`` held (NaN equal to NaN)."""
+    if not isinstance(before, torch.Tensor):
+        return True
+    if not isinstance(after, torch.Tensor) or (before.shape, before.dtype) != (
+        after.shape,
+        after.dtype,
+    ):
+        return False
+    if torch.equal(before, after):
+        return True
+    both_nan = before.isnan() & after.isnan() if before.is_floating_point() else False
+    return bool(((before == after) | both_nan).all())
