@@ -192,7 +192,7 @@ def grade(exercise: Exercise, answer: Any, time_limit: float) -> Result:
         args = case.fresh()
         outcome = call(lambda args=args: answer(*args), max(deadline - time.monotonic(), 0.01))
         if outcome.timed_out:
-            problems.append(_timeout(index, case, time_limit, len(cases)))
+            problems.append(_timeout(index, case, time_limit, len(cases), outcome.left_running))
             break
         if outcome.error is not None:
             if index == 0 and isinstance(outcome.error, NotImplementedError):
@@ -268,13 +268,22 @@ def _not_attempted(exercise: Exercise) -> str:
     )
 
 
-def _timeout(index: int, case: Case, time_limit: float, n_cases: int) -> _Problem:
+def _timeout(index: int, case: Case, time_limit: float, n_cases: int, left: bool) -> _Problem:
     says = (
         f"Your function did not return within the time limit ({time_limit:g} s for all "
         f"{n_cases} inputs of this exercise); it was stopped on this input:"
     )
+    if left:
+        says = says.replace("it was stopped", "it ignored every attempt to stop it")
+        left_text = (
+            "It is still running in the background and slows everything down: restart the "
+            "kernel (an `except:` that catches everything also catches the stop)."
+        )
+    else:
+        left_text = ""
     hint = "Hint: is there a loop that never ends, or one over far more items than needed?"
-    return _Problem(index, "timeout", _paragraphs(says, case.lines(), hint), says[:-28] + ".")
+    short = says.split(";")[0] + "."
+    return _Problem(index, "timeout", _paragraphs(says, case.lines(), left_text, hint), short)
 
 
 def _mutated(exercise, index, case, arg_name, before, after) -> _Problem:

@@ -1,9 +1,10 @@
 """Calling a student's function safely: a time limit, any exception caught, inputs kept intact.
 
-A function that loops forever is interrupted after the time limit by an exception raised in its
-thread (CPython's ``PyThreadState_SetAsyncExc``), again every tenth of a second in case it
-swallows the first one with a bare ``except``. Everything the function raises, ``SystemExit``
-and ``KeyboardInterrupt`` included, comes back as a value instead of stopping the check.
+The function runs in a thread of its own. When its time is up, an exception is raised inside
+that thread (CPython's ``PyThreadState_SetAsyncExc``), again every tenth of a second in case it
+swallows the first with a bare ``except``; a function that still does not stop is left behind
+and reported, so the check itself always returns. Everything the function raises,
+``SystemExit`` and ``KeyboardInterrupt`` included, comes back as a value.
 
 References
 ----------
@@ -16,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import dis
 import threading
+import time
 import traceback
 import warnings
 from collections.abc import Callable
@@ -38,75 +40,64 @@ class _OutOfTime(BaseException):
 
 @dataclass
 class Outcome:
-    """What one call did: returned ``value``, raised ``error`` (with ``where``) or timed out."""
+    """What one call did: returned ``value``, raised ``error`` (with ``where``) or timed out.
+
+    ``left_running`` is True when the function ignored every interruption: its thread is still
+    running in the background.
+    """
 
     value: Any = None
     error: BaseException | None = None
     where: str = ""
     timed_out: bool = False
+    left_running: bool = False
 
 
-def _interrupt(thread_id: int, exception: type[BaseException] | None) -> None:
-    # None clears an interruption that was sent but not yet delivered
-    target = None if exception is None else ctypes.py_object(exception)
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), target)
+def _interrupt(thread_id: int) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(_OutOfTime)
+    )
 
 
 def _where(error: BaseException) -> str:
-    """``"line 3 of softmax_rows: return e / e.sum()"``, the student's frame nearest the error."""
+    """``"line 3 of softmax_rows: `return e / e.sum()`"``, the student's line nearest the error."""
     frames = [f for f in traceback.extract_tb(error.__traceback__) if _HERE not in f.filename]
     if not frames:
         return ""
     frame = frames[-1]
-    code = f": {frame.line.strip()}" if frame.line else ""
+    code = f": `{frame.line.strip()}`" if frame.line else ""
     return f"line {frame.lineno} of {frame.name}{code}"
 
 
-def call(func: Callable[[], Any], seconds: float) -> Outcome:
-    """Run ``func()`` for at most ``seconds``; never raises, whatever ``func`` does."""
-    thread_id = threading.get_ident()
-    finished = threading.Event()
-    lock = threading.Lock()
-    sent = []
-
-    def watch() -> None:
-        if finished.wait(seconds):
-            return
-        while True:
-            with lock:
-                if finished.is_set():
-                    return
-                sent.append(True)
-                _interrupt(thread_id, _OutOfTime)
-            if finished.wait(0.1):
-                return
-
-    watcher = threading.Thread(target=watch, name="attnlab-check-time-limit", daemon=True)
+def call(func: Callable[[], Any], seconds: float, grace: float = 1.0) -> Outcome:
+    """Run ``func()`` for at most ``seconds`` (plus ``grace`` to stop); never raises."""
     outcome = Outcome()
-    try:
-        watcher.start()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            outcome.value = func()
-    except _OutOfTime:
-        outcome.timed_out = True
-    except BaseException as error:  # SystemExit and KeyboardInterrupt are feedback too
-        outcome.error, outcome.where = error, _where(error)
-    finally:
-        # stop the watcher; an interruption it sent meanwhile may still arrive here: swallow it
-        while True:
-            try:
-                with lock:
-                    finished.set()
-                    if sent:
-                        _interrupt(thread_id, None)
-                break
-            except _OutOfTime:
-                continue
-    watcher.join()
-    if sent:  # interrupted, even if the function caught it and returned
-        return Outcome(timed_out=True)
-    return outcome
+    state = {"stopping": False}
+
+    def run() -> None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                outcome.value = func()
+        except _OutOfTime:
+            outcome.timed_out = True
+        except BaseException as error:  # SystemExit and KeyboardInterrupt are feedback too
+            if state["stopping"]:  # the interruption, turned into another exception
+                outcome.timed_out = True
+            else:
+                outcome.error, outcome.where = error, _where(error)
+
+    worker = threading.Thread(target=run, name="attnlab-check", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not worker.is_alive():
+        return outcome
+    state["stopping"] = True
+    deadline = time.monotonic() + grace
+    while worker.is_alive() and time.monotonic() < deadline:
+        _interrupt(worker.ident)
+        worker.join(0.1)
+    return Outcome(timed_out=True, left_running=worker.is_alive())
 
 
 def is_stub(func: Any) -> bool:

@@ -104,8 +104,9 @@ POSITIONAL_ENCODING = Exercise(
         ),
         Mistake(
             "Your frequencies use the exponent j/d instead of 2j/d (j numbering the sine-cosine "
-            "pairs), or each column's own index: the frequencies then fall only to "
-            "10000^(-1/2) instead of spanning 1 down to about 1/10000.",
+            "pairs; the same table as base 100 instead of 10000), or each column's own index: "
+            "the frequencies then fall only to 10000^(-1/2) instead of spanning 1 down to about "
+            "1/10000.",
             "For d = 4, which two frequencies should columns 0 and 2 turn at?",
             lambda case, got, expected: (
                 like(_table(exponent=lambda j, d: j / d), 1e-4)(case, got, expected)
