@@ -46,4 +46,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) site $(DEMO_OUT) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) site build $(DEMO_OUT) .pytest_cache .ruff_cache .hypothesis

@@ -15,40 +15,59 @@ References
 from __future__ import annotations
 
 import math
+from numbers import Real
+from typing import Any
 
 import torch
 
-from attnlab._validation import as_float_tensor, check_probability, common_float_dtype
-from attnlab.masking import masked_softmax
+from attnlab._validation import check_probability, check_queries_keys_values, compute_dtype
+from attnlab.masking import apply_mask, build_mask
 
-__all__ = ["check_qkv", "dot_product_attention"]
+__all__ = ["attend", "check_scale", "dot_product_attention"]
 
 
-def check_qkv(
-    func: str, queries, keys, values, *, same_features: bool = True
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Validate ``(*batch, n, d)`` queries, keys and values; return them in one float dtype."""
-    queries = as_float_tensor(queries, "queries", func)
-    keys = as_float_tensor(keys, "keys", func)
-    values = as_float_tensor(values, "values", func)
-    for name, tensor in (("queries", queries), ("keys", keys), ("values", values)):
-        if tensor.ndim < 2:
-            raise ValueError(
-                f"{func}: {name} must have shape (*batch, n, d) with a feature axis; "
-                f"got {name}.shape={tuple(tensor.shape)}. For scalar items use x[:, None]."
-            )
-    if keys.shape[-2] != values.shape[-2]:
-        raise ValueError(
-            f"{func}: keys and values must have the same number of keys; "
-            f"got keys.shape={tuple(keys.shape)}, values.shape={tuple(values.shape)}."
-        )
-    if same_features and queries.shape[-1] != keys.shape[-1]:
-        raise ValueError(
-            f"{func}: queries and keys must have the same feature size d (last axis); "
-            f"got queries.shape={tuple(queries.shape)}, keys.shape={tuple(keys.shape)}."
-        )
-    dtype = common_float_dtype(queries, keys, values)
-    return queries.to(dtype), keys.to(dtype), values.to(dtype)
+def check_scale(scale: Any, d: int, func: str) -> float:
+    """The factor on the scores: ``1 / sqrt(d)`` by default, else a finite number."""
+    if scale is None:
+        return 1.0 / math.sqrt(d)
+    if isinstance(scale, bool) or not isinstance(scale, Real) or not math.isfinite(scale):
+        raise TypeError(f"{func}: scale must be a finite number or None; got {scale!r}.")
+    return float(scale)
+
+
+def attend(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    allowed: torch.Tensor | None,
+    scale: float,
+    dropout: float = 0.0,
+    training: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scaled dot-product attention on checked inputs: the kernel of every attention here.
+
+    Callers have validated the inputs (:func:`dot_product_attention`, the modules) and built
+    ``allowed`` with :func:`attnlab.masking.build_mask`; nothing is checked again.
+    """
+    dtype = queries.dtype
+    work = compute_dtype(dtype)  # half precision: scores in float32, as torch's SDPA does
+    queries, keys = queries.to(work), keys.to(work)
+    # 1) score: scaled dot products; scale the queries, not the scores: q*d multiplications
+    # instead of q*k (as torch's SDPA does)
+    scores = (queries * scale) @ keys.mT  # (*b, q, d) @ (*b, d, k) -> (*b, q, k)
+    # 2) normalise over admissible keys
+    if allowed is None:
+        # nothing masked and finite scores: no empty rows to guard; without autograd the
+        # softmax may overwrite the scores (one fewer (q, k) buffer, as torch's own MHA does)
+        inplace = not (torch.is_grad_enabled() and scores.requires_grad)
+        weights = torch.softmax(scores, dim=-1, out=scores) if inplace else scores.softmax(-1)
+    else:
+        weights = apply_mask(scores, allowed)  # (*b, q, k)
+    weights = weights.to(dtype)
+    if training and dropout > 0:
+        weights = torch.nn.functional.dropout(weights, p=dropout, training=True)
+    # 3) weighted sum of values
+    return weights @ values, weights  # (*b, q, k) @ (*b, k, v) -> (*b, q, v)
 
 
 def dot_product_attention(
@@ -90,6 +109,14 @@ def dot_product_attention(
         The weights the output was computed with: with dropout in training these are the
         dropped-out (and rescaled) weights, so ``output == weights @ values`` always holds.
 
+    Notes
+    -----
+    NaN in, NaN out: attention runs inside models, where checking every call for NaN would
+    cost a device synchronisation, so NaN or infinite inputs give NaN outputs, as in torch. A
+    query with no admissible key (all masked) gets zero weights and a zero output, never NaN.
+    Half-precision inputs are scored in float32 (where torch's kernel also computes), so
+    moderately large values do not overflow to NaN weights; the results have the inputs' dtype.
+
     Examples
     --------
     >>> import torch
@@ -106,23 +133,10 @@ def dot_product_attention(
     (torch.Size([2, 1, 10]), tensor([1., 1.]))
     """
     func = "dot_product_attention"
-    queries, keys, values = check_qkv(func, queries, keys, values)
+    checked = check_queries_keys_values(func, queries, keys, values)
+    queries, keys, values = checked.queries, checked.keys, checked.values
     dropout = check_probability(dropout, "dropout", func)
-    d = queries.shape[-1]
-    if scale is None:
-        scale = 1.0 / math.sqrt(d)
-    elif isinstance(scale, bool) or not isinstance(scale, int | float) or not math.isfinite(scale):
-        raise TypeError(f"{func}: scale must be a finite number or None; got {scale!r}.")
-    # 1) score: scaled dot products  2) normalise over admissible keys  3) weighted sum of values
-    # scale the queries, not the scores: q*d multiplications instead of q*k (as torch's SDPA does)
-    scores = (queries * scale) @ keys.mT  # (*b, q, d) @ (*b, d, k) -> (*b, q, k)
-    if valid_lens is None and mask is None:
-        # nothing masked and finite scores: no empty rows to guard; without autograd the
-        # softmax may overwrite the scores (one fewer (q, k) buffer, as torch's own MHA does)
-        inplace = not (torch.is_grad_enabled() and scores.requires_grad)
-        weights = torch.softmax(scores, dim=-1, out=scores) if inplace else scores.softmax(-1)
-    else:
-        weights = masked_softmax(scores, valid_lens, mask=mask)  # (*b, q, k)
-    if training and dropout > 0:
-        weights = torch.nn.functional.dropout(weights, p=dropout, training=True)
-    return weights @ values, weights  # (*b, q, k) @ (*b, k, v) -> (*b, q, v)
+    scale = check_scale(scale, queries.shape[-1], func)
+    scores_shape = (*checked.batch_shape, queries.shape[-2], keys.shape[-2])  # (*b, q, k)
+    allowed = build_mask(scores_shape, valid_lens, mask, func, device=queries.device)
+    return attend(queries, keys, values, allowed, scale, dropout, training)

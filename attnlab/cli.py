@@ -1,19 +1,22 @@
-"""The ``attnlab`` command: see attention pooling at work in one command, or draw saved weights.
+"""The ``attnlab`` command: parse the arguments, delegate to the library, report.
 
 ``attnlab demo`` fits average pooling and three Nadaraya-Watson poolings to the book's toy
-regression, prints their test errors and writes figures; ``attnlab heatmap`` draws attention
-weights saved from any model, reading them without ever unpickling.
+regression (:func:`attnlab.compare.compare_methods`), prints their test errors and writes the
+figures (:mod:`attnlab.plotting.demo`), metrics and weights; ``attnlab heatmap`` draws
+attention weights saved from any model, read without ever unpickling. Arguments are parsed
+before torch or matplotlib is imported, so ``--help`` and usage errors answer at once.
 
 References
 ----------
-1. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, sections 11.1-11.2.
+1. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, sections 10.1-10.2
+   (Chinese 2nd edition) / 11.1-11.2 (English).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import time
 from pathlib import Path
 
 __all__ = ["build_parser", "main"]
@@ -21,15 +24,6 @@ __all__ = ["build_parser", "main"]
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 DEFAULT_OUT = "attnlab-demo"
 MAX_TRAIN = 1_000  # each training epoch costs n_train^2 kernel evaluations
-
-# file-name-safe keys of the demo's methods in weights.npz, in the order of compare.METHODS
-_SLUGS = ("average_pooling", "nw_book", "nw_loo", "nw_learned")
-_FIGURES = {
-    "fits.png": "each method's fit (top) and its attention weights on one colour scale (bottom)",
-    "kernels.png": "the kernels, and the Gaussian at each compared bandwidth h",
-    "bandwidth.png": "leave-one-out error against h; the selected, book's and learned h marked",
-    "loss.png": "training loss of the learned bandwidth, epoch by epoch",
-}
 
 _EXIT_CODES = """\
 exit codes:
@@ -44,13 +38,15 @@ The demo writes into DIR:
   metrics.json   test MSE per method, bandwidths and settings; the same --seed
                  gives an identical file
   weights.npz    each method's attention weights (test points x training points),
-                 under the keys {", ".join(_SLUGS)}
+                 under the keys average_pooling, nw_book, nw_loo, nw_learned
 
 Without --out, DIR is ./{DEFAULT_OUT}, or ./{DEFAULT_OUT}-2, -3, ... if that one already holds
 files. An existing non-empty DIR given with --out is only written into with --force (files of
 the same name are replaced, other files are left alone).
 
-The progress bar goes to stderr and is shown only when stderr is a terminal.
+While it runs, the demo says what it is doing on stderr, one line per stage (with a progress
+bar for a stage that takes more than a second, when stderr is a terminal); --quiet silences
+this and the report.
 
 examples:
   attnlab demo
@@ -104,35 +100,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _figure_size(shape: tuple[int, ...]) -> tuple[float, float]:
-    """About 2.5 inches per panel, as in the book, shrunk so that a big grid stays 20 across."""
-    rows, cols = (1, 1) if len(shape) == 2 else (1, shape[0]) if len(shape) == 3 else shape[:2]
-    panel = max(1.0, min(2.5, 20.0 / max(rows, cols)))
-    return (panel * cols + 1.0, panel * rows + 0.5)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``attnlab`` command."""
-    from attnlab import __version__
-
-    parser = argparse.ArgumentParser(
-        prog="attnlab",
-        description="Learn attention by doing it: fit and draw attention pooling (attnlab demo),\n"
-        "or draw attention weights saved from your own model (attnlab heatmap).",
-        epilog=f"Run 'attnlab demo' to start; 'attnlab COMMAND --help' for details.\n\n"
-        f"{_EXIT_CODES}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"attnlab {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_demo(commands) -> None:
     demo = commands.add_parser(
         "demo",
         help="fit average pooling and Nadaraya-Watson pooling to the book's toy regression",
         description="Fit average pooling and Nadaraya-Watson pooling with the book's bandwidth\n"
         "(h = 1), the leave-one-out bandwidth and a learned bandwidth to the toy regression of\n"
-        "Dive into Deep Learning, section 11.2 (generated; nothing is downloaded). Print their\n"
-        "test errors and write figures, metrics and weights to DIR.",
+        "Dive into Deep Learning, section 10.2 (Chinese 2nd edition) / 11.2 (English)\n"
+        "(generated; nothing is downloaded). Print their test errors and write figures,\n"
+        "metrics and weights to DIR.",
         epilog=_DEMO_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -155,12 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="training epochs of the learned bandwidth (default: 200)",
     )
     demo.add_argument(
-        "--quiet", action="store_true", help="print nothing but errors; no progress bar"
+        "--quiet", action="store_true", help="print nothing but errors; no progress lines"
     )
     demo.add_argument(
         "--force", action="store_true", help="write into an output folder that holds files"
     )
 
+
+def _add_heatmap(commands) -> None:
     heatmap = commands.add_parser(
         "heatmap",
         help="draw attention weights saved in a .npy, .npz, .pt or .safetensors file",
@@ -194,6 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
     heatmap.add_argument(
         "--dpi", type=_integer(10, 1200), default=150, metavar="N", help="resolution (default: 150)"
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``attnlab`` command (imports neither torch nor matplotlib)."""
+    from attnlab import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="attnlab",
+        description="Learn attention by doing it: fit and draw attention pooling (attnlab demo),\n"
+        "or draw attention weights saved from your own model (attnlab heatmap).",
+        epilog=f"Run 'attnlab demo' to start; 'attnlab COMMAND --help' for details.\n\n"
+        f"{_EXIT_CODES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"attnlab {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_demo, _add_heatmap):
+        add(commands)
     return parser
 
 
@@ -214,9 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version and usage errors: return the code instead
         return EXIT_OK if exit_.code is None else int(exit_.code)
-    run = _demo if args.command == "demo" else _heatmap
-    if argv is None:
-        _use_agg()
+    run = {"demo": _run_demo, "heatmap": _run_heatmap}[args.command]
+    args.off_screen = argv is None
     try:
         return run(args)
     except UsageError as error:
@@ -230,20 +225,24 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _use_agg() -> None:
-    """Draw off-screen: pick the Agg backend unless pyplot is already in use in this process."""
-    import matplotlib
+def _use_agg(args: argparse.Namespace) -> None:
+    """As a program, draw off-screen (matplotlib's Agg backend, unless pyplot is in use)."""
+    if args.off_screen:
+        from attnlab.plotting._figures import use_off_screen_backend
 
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")
+        use_off_screen_backend()
 
 
-def _save(figure, path: Path, **kwargs) -> None:
-    figure.savefig(path, **kwargs)
-    if "matplotlib.pyplot" in sys.modules:  # a figure made through pyplot stays open otherwise
-        import matplotlib.pyplot as plt
+class _Stages:
+    """One line per stage on stderr, ``attnlab demo: <what>``, unless quiet."""
 
-        plt.close(figure)
+    def __init__(self, command: str, quiet: bool) -> None:
+        self.command, self.quiet = command, quiet
+        self.start = time.perf_counter()
+
+    def __call__(self, text: str) -> None:
+        if not self.quiet:
+            print(f"attnlab {self.command}: {text}", file=sys.stderr, flush=True)
 
 
 def _is_free(path: Path) -> bool:
@@ -268,126 +267,82 @@ def _output_folder(out: str | None, force: bool) -> Path:
     return path
 
 
-def _demo(args: argparse.Namespace) -> int:
-    import numpy as np
+def _run_demo(args: argparse.Namespace) -> int:
+    stage = _Stages("demo", args.quiet)
+    folder = _output_folder(args.out, args.force)
+    stage("loading torch and matplotlib")
+    _use_agg(args)
     import torch
 
     from attnlab import __version__
-    from attnlab.compare import METHODS, compare_methods
+    from attnlab.compare import compare_methods
     from attnlab.datasets import toy_regression
+    from attnlab.plotting import DEMO_FIGURES, save_figure
+    from attnlab.plotting.demo import DEMO_PLOTS
 
-    folder = _output_folder(args.out, args.force)
-    progress = not args.quiet and sys.stderr.isatty()
+    stage(f"drawing the book's toy regression: {args.n_train} points, seed {args.seed}")
     data = toy_regression(args.n_train, seed=args.seed)
     threads = torch.get_num_threads()
     if args.n_train <= 200:  # (n, n) tensors this small cost more to share out than to compute
         torch.set_num_threads(1)
     try:
-        comparison = compare_methods(data, epochs=args.epochs, progress=progress)
+        progress = not args.quiet and sys.stderr.isatty()
+        comparison = compare_methods(data, epochs=args.epochs, progress=progress, on_stage=stage)
     finally:
         torch.set_num_threads(threads)
-    fits = comparison.fits
-
-    metrics = {
-        "test_mse": comparison.test_mse,
-        "bandwidth": {name: fit.bandwidth for name, fit in fits.items()},
-        "final_training_loss": comparison.losses[-1],
-        "settings": {
-            "data": "attnlab.datasets.toy_regression (the book's 2 sin(x) + x^0.8, noise 0.5)",
-            "seed": args.seed,
-            "n_train": args.n_train,
-            "n_test": len(data.x_test),
-            "epochs": args.epochs,
-            "kernel": "gaussian",
-            "attnlab_version": __version__,
-        },
-    }
-
     folder.mkdir(parents=True, exist_ok=True)
-    for name, figure in _demo_figures(comparison).items():
-        _save(figure, folder / name, dpi=120)
-    with (folder / "metrics.json").open("w", encoding="utf-8") as file:
-        json.dump(metrics, file, indent=2)
-        file.write("\n")
-    np.savez(
-        folder / "weights.npz",
-        **{slug: fits[name].weights.numpy() for slug, name in zip(_SLUGS, METHODS, strict=True)},
-    )
-
+    for name, plot in DEMO_PLOTS.items():
+        stage(f"drawing {name}")
+        save_figure(plot(comparison), folder / name, dpi=120)
+    stage("writing metrics.json and weights.npz")
+    settings = {"data": "attnlab.datasets.toy_regression (the book's 2 sin(x) + x^0.8, noise "
+                "0.5)", "seed": args.seed, "attnlab_version": __version__}  # fmt: skip
+    comparison.save(folder, **settings)
+    stage(f"done in {time.perf_counter() - stage.start:.1f} s")
     if not args.quiet:
-        print(
-            f"Attention pooling on the book's toy regression (seed {args.seed}): {args.n_train} "
-            f"noisy training points;\ntest MSE against the true function at {len(data.x_test)} "
-            "test points.\n"
-        )
-        print(comparison.table())
-        print(
-            "\nLearning h minimises the same leave-one-out error as the search, so the two\n"
-            "bandwidths agree once training has converged (see bandwidth.png and loss.png)."
-        )
-        print(f"\nWritten to {folder}/:")
-        for name, what in _FIGURES.items():
-            print(f"  {name:<14} {what}")
-        print(f"  {'metrics.json':<14} test MSE, bandwidths and settings")
-        print(f"  {'weights.npz':<14} the weights; draw them with")
-        print(f"  {'':<14} attnlab heatmap {folder / 'weights.npz'} --key nw_learned --out w.png")
+        _report_demo(args, comparison, folder, DEMO_FIGURES)
     return EXIT_OK
 
 
-def _demo_figures(comparison) -> dict:
-    """The demo's figures by file name, drawn by attnlab.plotting."""
-    from matplotlib.figure import Figure
-
-    from attnlab.compare import BOOK_BANDWIDTH, METHODS
-    from attnlab.plotting import plot_bandwidth_curve, plot_fits, plot_kernels, plot_loss
-
-    fits, data = comparison.fits, comparison.data
-    selected, learned = fits[METHODS[2]].bandwidth, fits[METHODS[3]].bandwidth
-    drawn = {name: (fit.prediction, fit.weights) for name, fit in fits.items()}
-
-    # kernels: every named kernel at h = 1, and the Gaussian at the three bandwidths compared
-    kernels = Figure(figsize=(10.0, 3.4), layout="constrained")
-    every, gaussian = kernels.subplots(1, 2)
-    plot_kernels(bandwidth=BOOK_BANDWIDTH, ax=every)
-    for label, bandwidth in (("book's h", BOOK_BANDWIDTH), ("leave-one-out h", selected),
-                             ("learned h", learned)):  # fmt: skip
-        plot_kernels("gaussian", bandwidth=bandwidth, ax=gaussian)
-        gaussian.lines[-1].set_label(f"{label} = {bandwidth:.3g}")
-    gaussian.set_title("The Gaussian at each bandwidth compared")
-    gaussian.legend(fontsize="small")
-
-    # leave-one-out error against bandwidth, with the book's and the learned h marked too
-    curve = plot_bandwidth_curve(comparison.bandwidths, comparison.loo_errors, selected=selected)
-    axes = curve.axes[0]
-    axes.axvline(BOOK_BANDWIDTH, color="0.5", linestyle="-.", label="book's h = 1")
-    axes.axvline(learned, color="C2", linestyle=":", label=f"learned h = {learned:.3g}")
-    axes.legend(fontsize="small")
-
-    loss = plot_loss(comparison.losses)
-    loss.axes[0].set_title("Learning h: leave-one-out training loss")
-    return {
-        "fits.png": plot_fits(data.x_train, data.y_train, data.x_test, data.y_test, drawn),
-        "kernels.png": kernels,
-        "bandwidth.png": curve,
-        "loss.png": loss,
-    }
+def _report_demo(args, comparison, folder: Path, figures: dict[str, str]) -> None:
+    print(
+        f"Attention pooling on the book's toy regression (seed {args.seed}): {args.n_train} "
+        f"noisy training points;\ntest MSE against the true function at "
+        f"{len(comparison.data.x_test)} test points.\n"
+    )
+    print(comparison.table())
+    print(
+        "\nLearning h minimises the same leave-one-out error as the search, so the two\n"
+        "bandwidths agree once training has converged (see bandwidth.png and loss.png)."
+    )
+    print(f"\nWritten to {folder}/:")
+    for name, what in figures.items():
+        print(f"  {name:<14} {what}")
+    print(f"  {'metrics.json':<14} test MSE, bandwidths and settings")
+    print(f"  {'weights.npz':<14} the weights; draw them with")
+    print(f"  {'':<14} attnlab heatmap {folder / 'weights.npz'} --key nw_learned --out w.png")
 
 
-def _heatmap(args: argparse.Namespace) -> int:
-    import matplotlib
-    from matplotlib.backend_bases import FigureCanvasBase
+def _figure_size(shape: tuple[int, ...]) -> tuple[float, float]:
+    """About 2.5 inches per panel, as in the book, shrunk so that a big grid stays 20 across."""
+    rows, cols = (1, 1) if len(shape) == 2 else (1, shape[0]) if len(shape) == 3 else shape[:2]
+    panel = max(1.0, min(2.5, 20.0 / max(rows, cols)))
+    return (panel * cols + 1.0, panel * rows + 0.5)
 
+
+def _run_heatmap(args: argparse.Namespace) -> int:
+    _use_agg(args)
+    from attnlab import plotting
     from attnlab._loading import LoadError, load_weights
+    from attnlab.plotting._figures import image_formats, is_colormap
 
-    out = Path(args.out)
-    formats = FigureCanvasBase.get_supported_filetypes()
-    extension = out.suffix.lower().removeprefix(".")
-    if extension not in formats:
+    formats = image_formats()
+    if Path(args.out).suffix.lower().removeprefix(".") not in formats:
         raise UsageError(
             f"--out {args.out}: the extension picks the image format; use one of "
-            f"{', '.join('.' + name for name in sorted(formats))}."
+            f"{', '.join('.' + name for name in formats)}."
         )
-    if args.cmap not in matplotlib.colormaps:
+    if not is_colormap(args.cmap):
         raise UsageError(
             f"--cmap {args.cmap!r} is not a matplotlib colour map, e.g. Reds, viridis."
         )
@@ -395,11 +350,8 @@ def _heatmap(args: argparse.Namespace) -> int:
         weights = load_weights(args.file, key=args.key)
     except LoadError as error:
         raise UsageError(str(error)) from None
-
-    from attnlab.plotting import show_heatmaps
-
     try:
-        figure = show_heatmaps(
+        figure = plotting.show_heatmaps(
             weights,
             xlabel=args.xlabel,
             ylabel=args.ylabel,
@@ -409,5 +361,5 @@ def _heatmap(args: argparse.Namespace) -> int:
         )
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
-    _save(figure, out, dpi=args.dpi)
+    plotting.save_figure(figure, args.out, dpi=args.dpi)
     return EXIT_OK

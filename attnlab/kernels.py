@@ -142,10 +142,13 @@ def _from_callable(func: Callable[[torch.Tensor], torch.Tensor]) -> Kernel:
                 f"kernel {name!r} must return one value per input, of shape {tuple(u.shape)}; "
                 f"got shape {tuple(values.shape)}."
             )
-        if bool((values.detach() < 0).any()) or bool(torch.isnan(values.detach()).any()):
+        checked = values.detach()
+        bad = (checked < 0) | torch.isnan(checked) | torch.isinf(checked)
+        if bool(bad.any()):
+            found = checked[bad][0].item()
             raise ValueError(
-                f"kernel {name!r} must return non-negative values (weights); "
-                "got negative or NaN values."
+                f"kernel {name!r} must return non-negative values (finite weights); got "
+                f"{found} at the scaled distance u={u.detach()[bad][0].item():.4g}."
             )
         return torch.log(values)
 

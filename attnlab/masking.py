@@ -13,12 +13,14 @@ References
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
-from attnlab._validation import as_float_tensor
+from attnlab._validation import as_float_tensor, check_mask, check_valid_lens, compute_dtype
 
-__all__ = ["build_mask", "masked_softmax", "softmax"]
+__all__ = ["apply_mask", "build_mask", "masked_softmax", "softmax"]
 
 
 def softmax(scores: torch.Tensor) -> torch.Tensor:
@@ -52,64 +54,49 @@ def softmax(scores: torch.Tensor) -> torch.Tensor:
 
 
 def build_mask(
-    scores_shape: torch.Size,
-    valid_lens: torch.Tensor | None,
-    mask: torch.Tensor | None,
+    scores_shape: Sequence[int],
+    valid_lens: Any,
+    mask: Any,
     func: str,
     device: torch.device | None = None,
 ) -> torch.Tensor | None:
-    """Boolean mask (True = may attend) broadcastable to ``scores_shape``, or None.
+    """Boolean mask (True = may attend) that broadcasts to ``scores_shape``, or None.
 
     ``valid_lens`` of shape ``scores_shape[:-2]`` applies one length to every query of a
     sequence; of shape ``scores_shape[:-1]`` one length per query (the book's 1-D and 2-D cases).
+    ``mask`` must broadcast *to* the scores' shape; both are combined when both are given.
     """
-    n_keys = scores_shape[-1]
     allowed = None
     if valid_lens is not None:
-        lengths = torch.as_tensor(valid_lens, device=device)
-        if lengths.is_floating_point():
-            if not bool((lengths == lengths.round()).all()):
-                raise ValueError(
-                    f"{func}: valid_lens must hold whole numbers of keys; got {lengths.tolist()}."
-                )
-        elif lengths.dtype == torch.bool or lengths.is_complex():
-            raise TypeError(
-                f"{func}: valid_lens must be integers (how many keys each query may attend to); "
-                f"got dtype {lengths.dtype}. For a boolean mask pass mask=... instead."
-            )
-        if bool((lengths < 0).any()):
-            raise ValueError(f"{func}: valid_lens must be >= 0; got {lengths.tolist()}.")
+        lengths = check_valid_lens(valid_lens, func, device)
         batch_shape, query_shape = tuple(scores_shape[:-2]), tuple(scores_shape[:-1])
-        if tuple(lengths.shape) == batch_shape:
-            lengths = lengths[..., None]  # one length per sequence, shared by its queries
+        # one length per query, or one per sequence shared by its queries (for a single row
+        # of scores the two are the same)
+        if tuple(lengths.shape) != query_shape and tuple(lengths.shape) == batch_shape:
+            lengths = lengths[..., None]  # (*b,) -> (*b, 1)
         elif tuple(lengths.shape) != query_shape:
             raise ValueError(
                 f"{func}: valid_lens must have shape {batch_shape} (one length per sequence) or "
                 f"{query_shape} (one per query) for scores of shape {tuple(scores_shape)}; "
                 f"got valid_lens.shape={tuple(lengths.shape)}."
             )
-        positions = torch.arange(n_keys, device=lengths.device)  # (k,)
+        positions = torch.arange(scores_shape[-1], device=lengths.device)  # (k,)
         allowed = positions < lengths[..., None]  # (..., q, 1) vs (k,) -> (..., q, k)
     if mask is not None:
-        if not isinstance(mask, torch.Tensor):
-            mask = torch.as_tensor(mask, device=device)
-        if mask.dtype != torch.bool:
-            raise TypeError(
-                f"{func}: mask must be a boolean tensor where True means 'may attend'; got dtype "
-                f"{mask.dtype}. A float mask is ambiguous: torch adds float masks to the scores "
-                "as a bias (0 or -inf), while 0/1 masks elsewhere mean the opposite. Convert it "
-                "explicitly, e.g. mask=(float_mask == 0) for an additive mask, or add a bias to "
-                "the scores yourself."
-            )
-        try:
-            torch.broadcast_shapes(mask.shape, scores_shape)
-        except RuntimeError:
-            raise ValueError(
-                f"{func}: mask must broadcast to the scores' shape {tuple(scores_shape)}; "
-                f"got mask.shape={tuple(mask.shape)}."
-            ) from None
+        mask = check_mask(mask, scores_shape, func, device)
         allowed = mask if allowed is None else allowed & mask
     return allowed
+
+
+def apply_mask(scores: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+    """Masked softmax without checks: the core's kernel behind :func:`masked_softmax`.
+
+    ``allowed`` broadcasts to ``scores`` (from :func:`build_mask`); out of place, so the
+    caller's scores stay as they were.
+    """
+    if allowed is not None:
+        scores = torch.where(allowed, scores, torch.full((), -math.inf, dtype=scores.dtype))
+    return softmax(scores)
 
 
 def masked_softmax(
@@ -135,6 +122,12 @@ def masked_softmax(
     weights : torch.Tensor of shape (*batch, n_queries, n_keys)
         Zero on masked keys; rows sum to 1 except rows with no admissible key, which are 0.
 
+    Notes
+    -----
+    A NaN score gives a NaN row (torch's NaN-in, NaN-out convention for code inside models);
+    masking never produces NaN. Half-precision scores are normalised in float32 and returned
+    in their own dtype. The scores are not modified.
+
     Examples
     --------
     >>> import torch
@@ -153,12 +146,12 @@ def masked_softmax(
     """
     func = "masked_softmax"
     scores = as_float_tensor(scores, "scores", func)
-    if scores.ndim < 1:
+    if scores.ndim < 1 or scores.shape[-1] == 0:
+        got = "a scalar" if scores.ndim < 1 else f"scores.shape={tuple(scores.shape)} (no keys)"
         raise ValueError(
-            f"{func}: scores must have shape (*batch, n_queries, n_keys); got a scalar."
+            f"{func}: scores must have shape (*batch, n_queries, n_keys) with at least one key; "
+            f"got {got}."
         )
     allowed = build_mask(scores.shape, valid_lens, mask, func, device=scores.device)
-    if allowed is not None:
-        # out of place: the caller's scores stay as they were
-        scores = torch.where(allowed, scores, torch.full((), -math.inf, dtype=scores.dtype))
-    return softmax(scores)
+    weights = apply_mask(scores.to(compute_dtype(scores.dtype)), allowed)
+    return weights.to(scores.dtype)

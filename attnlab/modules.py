@@ -2,6 +2,9 @@
 
 Each ``forward`` returns ``(output, weights)`` and keeps a detached copy of the weights in
 ``.attention_weights``, as the book's modules do, so the weights can be drawn after a call.
+Inputs are validated once per call (shapes, masks, and the sizes and dtype that lazily built
+layers were built for); the attention modules then keep torch's NaN-in, NaN-out convention,
+while ``AveragePooling`` and ``NadarayaWatson`` refuse NaN data as their functions do.
 ``NadarayaWatson`` learns its bandwidth; ``AdditiveAttention`` learns its scoring function.
 
 References
@@ -19,17 +22,30 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from attnlab._validation import check_bandwidth, check_positive_int, check_probability
-from attnlab.attention import check_qkv, dot_product_attention
+from attnlab._validation import (
+    check_bandwidth,
+    check_positive_int,
+    check_probability,
+    check_queries_keys_values,
+)
+from attnlab.attention import dot_product_attention
 from attnlab.kernels import Kernel, get_kernel
-from attnlab.masking import masked_softmax
+from attnlab.masking import apply_mask, build_mask
 from attnlab.pooling import average_pooling, nadaraya_watson
 
-__all__ = ["AdditiveAttention", "AveragePooling", "DotProductAttention", "NadarayaWatson"]
+__all__ = [
+    "AdditiveAttention",
+    "AveragePooling",
+    "DotProductAttention",
+    "KeepsWeights",
+    "NadarayaWatson",
+    "check_layer_input",
+]
 
 
-class _KeepsWeights(nn.Module):
-    """Base class: remember the last weights, detached, in ``.attention_weights``."""
+class KeepsWeights(nn.Module):
+    """Base class of attnlab's attention modules: the last weights, detached, in
+    ``.attention_weights`` (what :func:`attnlab.record_attention` reads)."""
 
     attention_weights: torch.Tensor | None
 
@@ -37,12 +53,35 @@ class _KeepsWeights(nn.Module):
         super().__init__()
         self.attention_weights = None
 
-    def _keep(self, output: torch.Tensor, weights: torch.Tensor | None):
+    def keep(self, output: torch.Tensor, weights: torch.Tensor | None):
+        """Remember ``weights`` (detached) and return ``(output, weights)``."""
         self.attention_weights = None if weights is None else weights.detach()
         return output, weights
 
 
-class AveragePooling(_KeepsWeights):
+def check_layer_input(layer: nn.Linear, tensor: torch.Tensor, name: str, func: str) -> None:
+    """Refuse input that the (lazily built) ``layer`` cannot take, saying what it was built for.
+
+    A lazy layer takes its input size from the first call; later calls with another size, or
+    any call whose dtype differs from the parameters', would end in a bare matrix-product error.
+    """
+    weight = layer.weight
+    if not nn.parameter.is_lazy(weight) and tensor.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"{func}: {name} must have {weight.shape[1]} features (last axis), the size this "
+            f"module was built for on its first call; got {name}.shape={tuple(tensor.shape)}. "
+            f"A module's input sizes are fixed by its first call: build a new {func} for "
+            "inputs of another size."
+        )
+    if tensor.dtype != weight.dtype:
+        raise TypeError(
+            f"{func}: {name} have dtype {tensor.dtype} but the module's parameters are "
+            f"{weight.dtype}; convert the inputs ({name}.to({weight.dtype})) or the module "
+            f"(module.to({tensor.dtype}))."
+        )
+
+
+class AveragePooling(KeepsWeights):
     """Average pooling as a module: every key gets weight ``1 / n_keys``.
 
     Examples
@@ -55,10 +94,10 @@ class AveragePooling(_KeepsWeights):
 
     def forward(self, queries, keys, values) -> tuple[torch.Tensor, torch.Tensor]:
         """See :func:`attnlab.average_pooling`."""
-        return self._keep(*average_pooling(queries, keys, values))
+        return self.keep(*average_pooling(queries, keys, values))
 
 
-class NadarayaWatson(_KeepsWeights):
+class NadarayaWatson(KeepsWeights):
     """Nadaraya-Watson pooling with a positive, optionally learnable bandwidth.
 
     The book's parametric attention pooling multiplies the distance by a learnable ``w``; here
@@ -109,7 +148,7 @@ class NadarayaWatson(_KeepsWeights):
         self, queries, keys, values, *, leave_one_out: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """See :func:`attnlab.nadaraya_watson`; ``leave_one_out`` when queries are the keys."""
-        return self._keep(
+        return self.keep(
             *nadaraya_watson(
                 queries,
                 keys,
@@ -126,7 +165,7 @@ class NadarayaWatson(_KeepsWeights):
         return f"kernel={self.kernel.name!r}, bandwidth={shown}"
 
 
-class DotProductAttention(_KeepsWeights):
+class DotProductAttention(KeepsWeights):
     """Scaled dot-product attention as a module (the book's ``DotProductAttention``).
 
     Parameters
@@ -156,7 +195,7 @@ class DotProductAttention(_KeepsWeights):
         self, queries, keys, values, valid_lens=None, *, mask=None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """See :func:`attnlab.dot_product_attention`."""
-        return self._keep(
+        return self.keep(
             *dot_product_attention(
                 queries,
                 keys,
@@ -169,7 +208,7 @@ class DotProductAttention(_KeepsWeights):
         )
 
 
-class AdditiveAttention(_KeepsWeights):
+class AdditiveAttention(KeepsWeights):
     """Additive (Bahdanau) attention: ``score(q, k) = w_v^T tanh(W_q q + W_k k)``.
 
     Works when queries and keys have different sizes; input sizes are inferred on the first
@@ -209,13 +248,16 @@ class AdditiveAttention(_KeepsWeights):
         self, queries, keys, values, valid_lens=None, *, mask=None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Score every query-key pair with a one-hidden-layer network, then pool the values."""
-        queries, keys, values = check_qkv(
-            "AdditiveAttention", queries, keys, values, same_features=False
-        )
+        func = "AdditiveAttention"
+        checked = check_queries_keys_values(func, queries, keys, values, same_features=False)
+        queries, keys, values = checked.queries, checked.keys, checked.values
+        check_layer_input(self.W_q, queries, "queries", func)
+        check_layer_input(self.W_k, keys, "keys", func)
+        scores_shape = (*checked.batch_shape, queries.shape[-2], keys.shape[-2])  # (*b, q, k)
+        allowed = build_mask(scores_shape, valid_lens, mask, func, device=queries.device)
         # 1) score: project, broadcast-add every query to every key, tanh, project to a scalar
         features = self.W_q(queries)[..., :, None, :] + self.W_k(keys)[..., None, :, :]
         scores = self.w_v(torch.tanh(features)).squeeze(-1)  # (*b, q, k, h) -> (*b, q, k)
         # 2) normalise over admissible keys  3) weighted sum of values (dropout as in the book)
-        weights = masked_softmax(scores, valid_lens, mask=mask)  # (*b, q, k)
-        weights = self.dropout(weights)
-        return self._keep(weights @ values, weights)  # (*b, q, k) @ (*b, k, v) -> (*b, q, v)
+        weights = self.dropout(apply_mask(scores, allowed))  # (*b, q, k)
+        return self.keep(weights @ values, weights)  # (*b, q, k) @ (*b, k, v) -> (*b, q, v)

@@ -13,14 +13,21 @@ References
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from attnlab._validation import check_positive_int, check_probability
-from attnlab.attention import check_qkv, dot_product_attention
+from attnlab._validation import (
+    broadcast_shapes,
+    check_positive_int,
+    check_probability,
+    check_queries_keys_values,
+)
+from attnlab.attention import attend
 from attnlab.masking import build_mask
-from attnlab.modules import _KeepsWeights
+from attnlab.modules import KeepsWeights, check_layer_input
 
 __all__ = ["MultiHeadAttention", "PositionalEncoding"]
 
@@ -28,7 +35,7 @@ __all__ = ["MultiHeadAttention", "PositionalEncoding"]
 _SDPA_ZEROS_EMPTY_ROWS = torch.__version__ >= "2.5"
 
 
-class MultiHeadAttention(_KeepsWeights):
+class MultiHeadAttention(KeepsWeights):
     """Multi-head scaled dot-product attention (the book's ``MultiHeadAttention``).
 
     Each of ``num_heads`` heads attends with its own ``num_hiddens // num_heads``-dimensional
@@ -37,6 +44,10 @@ class MultiHeadAttention(_KeepsWeights):
     ``output = concat(head_1, ..., head_h) W_o``. Input sizes are inferred on the first call.
     The layout matches ``torch.nn.MultiheadAttention``: head ``i`` uses features
     ``i * head_size`` to ``(i + 1) * head_size`` of each projection.
+
+    Inputs are checked once per call, on both paths: shapes, masks, and the feature sizes and
+    dtype the lazy projections were built for on the first call. NaN inputs give NaN outputs
+    (torch's convention for code inside models).
 
     Parameters
     ----------
@@ -99,38 +110,50 @@ class MultiHeadAttention(_KeepsWeights):
         matrix products would copy their inputs anyway, and more slowly.
         """
         func = "MultiHeadAttention"
-        queries, keys, values = check_qkv(func, queries, keys, values, same_features=False)
-        scores_shape = (*queries.shape[:-1], keys.shape[-2])  # (*b, q, k)
+        same = queries is keys and keys is values
+        checked = check_queries_keys_values(func, queries, keys, values, same_features=False)
+        queries, keys, values = checked.queries, checked.keys, checked.values
+        if same:  # conversion may have made three copies of one input: keep one
+            keys = values = queries
+        for layer, tensor, name in ((self.W_q, queries, "queries"), (self.W_k, keys, "keys"),
+                                    (self.W_v, values, "values")):  # fmt: skip
+            check_layer_input(layer, tensor, name, func)
+        scores_shape = (*checked.batch_shape, queries.shape[-2], keys.shape[-2])  # (*b, q, k)
         allowed = build_mask(scores_shape, valid_lens, mask, func, device=queries.device)
         if allowed is not None and allowed.ndim >= 3:
             allowed = allowed.unsqueeze(-3)  # (*b, q, k) -> (*b, 1, q, k): same for every head
         if queries is keys and keys is values and not nn.parameter.is_lazy(self.W_q.weight):
-            # self-attention: one matrix product for the three projections, as torch does
-            # (this calls F.linear with the layers' parameters, not the layers themselves)
-            weight = torch.cat([self.W_q.weight, self.W_k.weight, self.W_v.weight])  # (3hs, d)
-            bias = self.W_q.bias
-            if bias is not None:
-                bias = torch.cat([self.W_q.bias, self.W_k.bias, self.W_v.bias])  # (3hs,)
-            if contiguous and bias is not None and not torch.is_grad_enabled():
-                # inference: add the bias while copying into the heads' layout, one pass
-                # instead of two (out= has no autograd, so training takes the path below)
-                packed = F.linear(queries, weight).unflatten(-1, (3, self.num_heads, -1))
-                packed = packed.movedim(-3, 0).transpose(-3, -2)  # (3, *b, h, n, s), a view
-                bias = bias.view(3, *(1,) * (packed.ndim - 4), self.num_heads, 1, -1)
-                out = torch.empty(packed.shape, dtype=packed.dtype, device=packed.device)
-                packed = torch.add(packed, bias, out=out)  # contiguous (3, *b, h, n, s)
-            else:
-                packed = F.linear(queries, weight, bias).unflatten(-1, (3, self.num_heads, -1))
-                packed = packed.movedim(-3, 0).transpose(-3, -2)  # (3, *b, h, n, s), a view
-                packed = packed.contiguous() if contiguous else packed  # one copy for all three
-            queries, keys, values = packed.unbind(0)  # backward: one stack, not three scatters
-            return queries, keys, values, allowed
+            return (*self._project_packed(queries, contiguous), allowed)
         queries = self._split_heads(self.W_q(queries))  # (*b, q, h*s) -> (*b, h, q, s)
         keys = self._split_heads(self.W_k(keys))  # (*b, k, h*s) -> (*b, h, k, s)
         values = self._split_heads(self.W_v(values))  # (*b, k, h*s) -> (*b, h, k, s)
         if contiguous:
             queries, keys, values = queries.contiguous(), keys.contiguous(), values.contiguous()
         return queries, keys, values, allowed
+
+    def _project_packed(self, X: torch.Tensor, contiguous: bool) -> tuple[torch.Tensor, ...]:
+        """Self-attention: one matrix product for the three projections, as torch does.
+
+        This calls ``F.linear`` with the layers' parameters, not the layers themselves, and
+        returns queries, keys and values split into heads, ``(*b, h, n, s)`` each.
+        """
+        weight = torch.cat([self.W_q.weight, self.W_k.weight, self.W_v.weight])  # (3hs, d)
+        bias = self.W_q.bias
+        if bias is not None:
+            bias = torch.cat([self.W_q.bias, self.W_k.bias, self.W_v.bias])  # (3hs,)
+        if contiguous and bias is not None and not torch.is_grad_enabled():
+            # inference: add the bias while copying into the heads' layout, one pass instead
+            # of two (out= has no autograd, so training takes the path below)
+            packed = F.linear(X, weight).unflatten(-1, (3, self.num_heads, -1))
+            packed = packed.movedim(-3, 0).transpose(-3, -2)  # (3, *b, h, n, s), a view
+            bias = bias.view(3, *(1,) * (packed.ndim - 4), self.num_heads, 1, -1)
+            out = torch.empty(packed.shape, dtype=packed.dtype, device=packed.device)
+            packed = torch.add(packed, bias, out=out)  # contiguous (3, *b, h, n, s)
+        else:
+            packed = F.linear(X, weight, bias).unflatten(-1, (3, self.num_heads, -1))
+            packed = packed.movedim(-3, 0).transpose(-3, -2)  # (3, *b, h, n, s), a view
+            packed = packed.contiguous() if contiguous else packed  # one copy for all three
+        return packed.unbind(0)  # backward: one stack, not three scatters
 
     def forward(
         self,
@@ -170,10 +193,19 @@ class MultiHeadAttention(_KeepsWeights):
         dropout = self.dropout if self.training else 0.0
         # 1) score, 2) normalise over admissible keys, 3) weighted sum, all per head
         if need_weights:
-            heads, weights = dot_product_attention(
-                queries, keys, values, mask=allowed, dropout=dropout, training=self.training
+            scale = 1.0 / math.sqrt(queries.shape[-1])
+            heads, weights = attend(
+                queries, keys, values, allowed, scale, dropout, self.training
             )  # (*b, h, q, s), (*b, h, q, k)
         else:
+            # torch's kernel does not broadcast every batch shape (an empty one, say): expand
+            # the three to one batch shape first (views, no copies)
+            shapes = {"queries": queries.shape[:-2], "keys": keys.shape[:-2],
+                      "values": values.shape[:-2]}  # fmt: skip
+            batch = broadcast_shapes("MultiHeadAttention", "batch axes", shapes)
+            queries, keys, values = (
+                t.expand(*batch, *t.shape[-2:]) for t in (queries, keys, values)
+            )
             heads = F.scaled_dot_product_attention(
                 queries, keys, values, attn_mask=allowed, dropout_p=dropout
             )  # (*b, h, q, s)
@@ -182,14 +214,17 @@ class MultiHeadAttention(_KeepsWeights):
             weights = None
         # 4) concatenate the heads and mix them with the output projection
         output = self.W_o(heads.transpose(-3, -2).flatten(-2))  # (*b, q, h, s) -> (*b, q, h*s)
-        return self._keep(output, weights)
+        return self.keep(output, weights)
 
-    def _weights(self, queries, keys, values, valid_lens=None, *, mask=None, **_) -> torch.Tensor:
-        """The weights a call with these arguments attends with, before dropout."""
+    def recompute_weights(
+        self, queries, keys, values, valid_lens=None, *, mask=None, **_
+    ) -> torch.Tensor:
+        """The weights a call with these arguments attends with, before dropout (what
+        :func:`attnlab.record_attention` records for a call made with ``need_weights=False``)."""
         queries, keys, values, allowed = self._inputs(
             queries, keys, values, valid_lens, mask, contiguous=True
         )
-        return dot_product_attention(queries, keys, values, mask=allowed)[1]
+        return attend(queries, keys, values, allowed, 1.0 / math.sqrt(queries.shape[-1]))[1]
 
     def extra_repr(self) -> str:
         return f"num_hiddens={self.num_hiddens}, num_heads={self.num_heads}, dropout={self.dropout}"
@@ -246,8 +281,8 @@ class PositionalEncoding(nn.Module):
         self.dropout = nn.Dropout(check_probability(dropout, "dropout", func))
         # in float64, so positions near max_len keep their precision, then the default dtype
         positions = torch.arange(max_len, dtype=torch.float64)[:, None]  # (max_len, 1)
-        frequencies = 10000.0 ** (-torch.arange(0, num_hiddens, 2) / num_hiddens)  # (d/2,)
-        angles = positions * frequencies.to(torch.float64)  # (max_len, d/2)
+        exponents = torch.arange(0, num_hiddens, 2, dtype=torch.float64) / num_hiddens  # (d/2,)
+        angles = positions * 10000.0**-exponents  # (max_len, 1) * (d/2,) -> (max_len, d/2)
         table = torch.zeros(1, max_len, num_hiddens, dtype=torch.float64)
         table[0, :, 0::2] = torch.sin(angles)
         table[0, :, 1::2] = torch.cos(angles)

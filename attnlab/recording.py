@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from attnlab.modules import _KeepsWeights
+from attnlab.modules import KeepsWeights
 from attnlab.multihead import MultiHeadAttention
 
 __all__ = ["Recording", "record_attention", "stack_heads"]
@@ -131,7 +131,7 @@ def _record_torch(recording, name, state, module, args, kwargs, output) -> None:
 def _record_attnlab(recording, name, module, args, kwargs, output) -> None:
     weights = module.attention_weights
     if weights is None:  # need_weights=False: recompute the weights of this very call
-        recompute = getattr(module, "_weights", None)
+        recompute = getattr(module, "recompute_weights", None)
         if recompute is None:
             return
         with torch.no_grad():
@@ -204,7 +204,7 @@ def record_attention(model: nn.Module) -> Iterator[Recording]:
             if isinstance(module, nn.MultiheadAttention):
                 hook = partial(_record_torch, recording, shown, state)
                 handles.append(module.register_forward_hook(hook, with_kwargs=True))
-            elif isinstance(module, _KeepsWeights):
+            elif isinstance(module, KeepsWeights):
                 hook = partial(_record_attnlab, recording, shown)
                 handles.append(module.register_forward_hook(hook, with_kwargs=True))
             if isinstance(module, nn.TransformerEncoder):

@@ -9,13 +9,15 @@ References
 1. E. A. Nadaraya (1964); G. S. Watson (1964): kernel regression.
 2. W. Härdle, *Applied Nonparametric Regression* (1990), section 5.1: leave-one-out.
 3. D. P. Kingma, J. Ba, "Adam: a method for stochastic optimization", ICLR (2015).
-4. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 11.2.4.
+4. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 10.2.4
+   (Chinese 2nd edition) / 11.2.4 (English).
 """
 
 from __future__ import annotations
 
 import math
 from numbers import Real
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,6 +25,8 @@ from torch import nn
 from attnlab._validation import as_float_tensor, check_finite, check_positive_int
 
 __all__ = ["train_pooling"]
+
+_PROGRESS_DELAY_S = 1.0  # a bar for a fraction of a second is noise: show it only after this
 
 
 def train_pooling(
@@ -67,7 +71,7 @@ def train_pooling(
     leave_one_out : bool, default True
         Give each point zero weight on itself (see above). False shows the collapse.
     progress : bool, default False
-        Show a tqdm progress bar with the current loss.
+        Show a tqdm progress bar with the current loss (once training has lasted a second).
 
     Returns
     -------
@@ -87,6 +91,31 @@ def train_pooling(
     True
     """
     func = "train_pooling"
+    parameters = _trainable_parameters(module, func)
+    check_positive_int(epochs, "epochs", func)
+    if isinstance(lr, bool) or not isinstance(lr, Real) or not (0 < lr < math.inf):
+        raise ValueError(f"{func}: lr must be a positive number; got {lr!r}.")
+    x_train, y_train = _check_training_set(x_train, y_train, leave_one_out, func)
+
+    optimizer = torch.optim.Adam(parameters, lr=lr)
+    history: list[float] = []
+    module.train()
+    with _ProgressBar(epochs, progress, func) as bar:
+        for _ in range(epochs):
+            optimizer.zero_grad()
+            # 1) pool the training targets at the training points  2) squared error  3) step
+            output, _ = module(x_train, x_train, y_train, leave_one_out=leave_one_out)  # (n, ...)
+            loss = (output - y_train).square().mean()
+            if not loss.requires_grad:
+                raise ValueError(_no_gradient_message(module, func))
+            loss.backward()
+            optimizer.step()
+            history.append(loss.item())
+            bar.update(history[-1])
+    return history
+
+
+def _trainable_parameters(module: Any, func: str) -> list[nn.Parameter]:
     if not isinstance(module, nn.Module):
         raise TypeError(
             f"{func}: module must be a torch.nn.Module such as attnlab.NadarayaWatson; "
@@ -98,9 +127,12 @@ def train_pooling(
             f"{func}: module has no trainable parameters (for NadarayaWatson, pass "
             "learnable=True); nothing to train."
         )
-    check_positive_int(epochs, "epochs", func)
-    if isinstance(lr, bool) or not isinstance(lr, Real) or not (0 < lr < math.inf):
-        raise ValueError(f"{func}: lr must be a positive number; got {lr!r}.")
+    return parameters
+
+
+def _check_training_set(
+    x_train: Any, y_train: Any, leave_one_out: bool, func: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     x_train = as_float_tensor(x_train, "x_train", func).detach()
     y_train = as_float_tensor(y_train, "y_train", func).detach()
     if x_train.ndim not in (1, 2) or y_train.ndim not in (1, 2) or len(x_train) != len(y_train):
@@ -115,26 +147,44 @@ def train_pooling(
         )
     check_finite(x_train, "x_train", func)
     check_finite(y_train, "y_train", func)
+    return x_train, y_train
 
-    optimizer = torch.optim.Adam(parameters, lr=lr)
-    epochs_iter = range(epochs)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        epochs_iter = bar = tqdm(epochs_iter, desc=func, unit="epoch")
-    history: list[float] = []
-    module.train()
-    for _ in epochs_iter:
-        optimizer.zero_grad()
-        # 1) pool the training targets at the training points  2) squared error  3) step
-        output, _ = module(x_train, x_train, y_train, leave_one_out=leave_one_out)  # (n, ...)
-        loss = (output - y_train).square().mean()
-        loss.backward()
-        optimizer.step()
-        history.append(loss.item())
-        if bar is not None:
-            bar.set_postfix(loss=f"{history[-1]:.4f}")
-    if bar is not None:
-        bar.close()
-    return history
+def _no_gradient_message(module: nn.Module, func: str) -> str:
+    """Why the loss has no gradient: with attnlab's pooling, a kernel constant in ``h``."""
+    kernel = getattr(module, "kernel", None)
+    if kernel is not None:
+        return (
+            f"{func}: the loss does not depend on the bandwidth with the {kernel.name} kernel: "
+            "its score is constant inside its window and -inf outside, so gradient descent "
+            "cannot move h. Train with a kernel whose score changes with the distance "
+            "(gaussian, epanechnikov, triangular, tricube), or choose h for this kernel with "
+            "attnlab.select_bandwidth."
+        )
+    return (
+        f"{func}: the loss does not depend on the module's trainable parameters (no gradient "
+        "flows to them), so there is nothing to learn."
+    )
+
+
+class _ProgressBar:
+    """A tqdm bar with the current loss, shown only if training lasts over a second."""
+
+    def __init__(self, total: int, enabled: bool, description: str) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=description, unit="epoch", delay=_PROGRESS_DELAY_S)
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def update(self, loss: float) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            self.bar.update()
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -119,7 +119,10 @@ def test_mismatched_key_and_value_counts():
 
 
 def test_mismatched_feature_size():
-    with pytest.raises(ValueError, match="queries and keys must have the same feature size d"):
+    with pytest.raises(
+        ValueError,
+        match=r"queries and keys must have the same number of features d \(last axis\); got queries.shape=\(2, 3, 4\), keys.shape=\(2, 10, 5\)",
+    ):
         dot_product_attention(torch.zeros(2, 3, 4), torch.zeros(2, 10, 5), torch.zeros(2, 10, 4))
 
 

@@ -114,19 +114,8 @@ def test_default_demo_attention_beats_average_pooling(default_demo):
     assert mse["NW, leave-one-out h"] < mse["average pooling"]
 
 
-@pytest.fixture
-def quick_figures(monkeypatch):
-    """Blank figures in place of the demo's (drawn for real in the default run), for speed."""
-    from matplotlib.figure import Figure
-
-    def blank(comparison):
-        return {name: Figure(figsize=(1, 1)) for name in FIGURES}
-
-    monkeypatch.setattr(attnlab.cli, "_demo_figures", blank)
-
-
 @pytest.mark.slow
-def test_default_output_is_never_reused(default_demo, monkeypatch, capsys, quick_figures):
+def test_default_output_is_never_reused(default_demo, monkeypatch, capsys):
     cwd, _ = default_demo
     before = (cwd / "attnlab-demo" / "metrics.json").read_bytes()
     monkeypatch.chdir(cwd)
@@ -138,7 +127,7 @@ def test_default_output_is_never_reused(default_demo, monkeypatch, capsys, quick
 
 
 @pytest.mark.slow
-def test_same_seed_identical_metrics_other_seed_different(tmp_path, quick_figures):
+def test_same_seed_identical_metrics_other_seed_different(tmp_path):
     args = ["demo", "--seed", "3", "--epochs", "20", "--quiet", "--out"]
     result = run(*args, "a", cwd=tmp_path)  # in a fresh process ...
     assert result.returncode == 0, result.stderr
@@ -152,7 +141,7 @@ def test_same_seed_identical_metrics_other_seed_different(tmp_path, quick_figure
     assert other["settings"]["seed"] == 4
 
 
-def test_non_empty_output_needs_force(tmp_path, capsys, quick_figures):
+def test_non_empty_output_needs_force(tmp_path, capsys):
     folder = tmp_path / "results"
     folder.mkdir()
     (folder / "notes.txt").write_text("my notes")
@@ -170,7 +159,7 @@ def test_non_empty_output_needs_force(tmp_path, capsys, quick_figures):
     assert all((folder / name).exists() for name in FIGURES)
 
 
-def test_empty_output_folder_is_used(tmp_path, quick_figures):
+def test_empty_output_folder_is_used(tmp_path):
     assert main(["demo", "--epochs", "1", "--quiet", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "metrics.json").exists()
 
@@ -183,7 +172,7 @@ def test_output_that_is_a_file_is_refused(tmp_path, capsys):
     assert target.read_text() == "keep"
 
 
-def test_unwritable_output_is_a_runtime_failure(tmp_path, capsys, quick_figures):
+def test_unwritable_output_is_a_runtime_failure(tmp_path, capsys):
     (tmp_path / "file.txt").write_text("")
     assert (
         main(["demo", "--epochs", "1", "--quiet", "--out", str(tmp_path / "file.txt" / "sub")]) == 1

@@ -1,5 +1,7 @@
 """compare_methods: every method checked against a NumPy oracle written from its formula."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attnlab.compare import METHODS, Comparison, compare_methods
-from attnlab.datasets import Regression, toy_regression
+from attnlab.datasets import toy_regression
 
 
 def nw_oracle(x_query, x_train, y_train, bandwidth, leave_one_out=False):
@@ -41,7 +43,12 @@ def comparison(data):
 
 def test_methods_in_order_with_shapes(comparison, data):
     assert isinstance(comparison, Comparison)
-    assert tuple(comparison.fits) == METHODS
+    assert tuple(comparison.fits) == tuple(method.label for method in METHODS)
+    assert [fit.method for fit in comparison.fits.values()] == list(METHODS)
+    assert [method.key for method in METHODS] == [
+        "average_pooling", "nw_book", "nw_loo", "nw_learned"
+    ]  # fmt: skip
+    assert comparison.kernel == "gaussian"
     for fit in comparison.fits.values():
         assert fit.prediction.shape == (50,)
         assert fit.weights.shape == (50, 50)
@@ -49,7 +56,10 @@ def test_methods_in_order_with_shapes(comparison, data):
         assert (fit.weights >= 0).all()
         torch.testing.assert_close(fit.weights.sum(-1), torch.ones(50))
         torch.testing.assert_close(fit.weights @ data.y_train, fit.prediction)
-    assert comparison.test_mse == {name: fit.test_mse for name, fit in comparison.fits.items()}
+        by_hand = float(
+            np.mean((fit.prediction.double().numpy() - data.y_test.double().numpy()) ** 2)
+        )
+        assert comparison.test_mse[fit.method.label] == pytest.approx(by_hand, rel=1e-5)
 
 
 def test_average_pooling_matches_hand_computation(comparison, data):
@@ -134,7 +144,6 @@ def test_bad_data():
         TypeError, match=r"compare_methods: data must be an attnlab.datasets.Regression"
     ):
         compare_methods((torch.zeros(3),) * 4)
-    assert isinstance(toy_regression(5), Regression)
 
 
 def test_table_lists_every_method_with_its_numbers(comparison):
@@ -170,3 +179,42 @@ def test_invariants_on_any_draw(seed, n_train):
         loo_mse(data.x_train, data.y_train, selected)
         <= loo_mse(data.x_train, data.y_train, 1.0) + 1e-5
     )
+
+
+def test_saved_files_come_from_the_method_records(comparison, tmp_path):
+    written = comparison.save(tmp_path, seed=7)
+    assert [path.name for path in written] == ["metrics.json", "weights.npz"]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert list(metrics["test_mse"]) == [method.label for method in METHODS]
+    for method in METHODS:
+        fit = comparison.fits[method.label]
+        assert metrics["test_mse"][method.label] == fit.test_mse
+        assert metrics["bandwidth"][method.label] == fit.bandwidth
+    assert metrics["settings"] == {
+        "n_train": 50, "n_test": 50, "epochs": 200, "kernel": "gaussian", "seed": 7
+    }  # fmt: skip
+    assert metrics["final_training_loss"] == comparison.losses[-1]
+    with np.load(tmp_path / "weights.npz") as weights:
+        assert weights.files == [method.key for method in METHODS]
+        for method in METHODS:
+            np.testing.assert_array_equal(
+                weights[method.key], comparison.fits[method.label].weights.numpy()
+            )
+
+
+def test_kernel_is_recorded_and_used(data):
+    result = compare_methods(data, kernel="epanechnikov", epochs=5)
+    assert result.kernel == "epanechnikov"
+    assert result.metrics()["settings"]["kernel"] == "epanechnikov"
+    # a compact kernel: keys beyond h from a query get exactly zero weight
+    fit = result.fits["NW, leave-one-out h"]
+    far = (data.x_test[:, None] - data.x_train[None, :]).abs() >= fit.bandwidth
+    assert (fit.weights[far] == 0).all()
+
+
+def test_stages_are_reported_in_order(data):
+    stages = []
+    compare_methods(data, epochs=2, on_stage=stages.append)
+    assert len(stages) == 3
+    assert stages[0].startswith("fitting average pooling")
+    assert "leave-one-out" in stages[1] and "2 epochs" in stages[2]

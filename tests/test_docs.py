@@ -126,3 +126,48 @@ def test_mkdocs_build_is_strict_clean(tmp_path):
     for path in (DOCS / "benchmarks").glob("*.md"):
         if path.name != "index.md":
             assert f'href="{path.stem}/"' in benchmarks, f"benchmarks/index.md misses {path.name}"
+
+
+def _python_object(path: str):
+    """The object at a dotted path, found by importing, independently of griffe."""
+    parts = path.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for part in parts[split:]:
+            if part in getattr(obj, "__dataclass_fields__", {}):  # a field without a default
+                return obj.__dataclass_fields__[part]
+            obj = getattr(obj, part)
+        return obj
+    raise ImportError(path)
+
+
+def test_docstring_roles_become_links_to_objects_that_exist():
+    griffe = pytest.importorskip("griffe")
+    roles = re.compile(r":(?:py:)?(?:func|meth|class|data|attr|mod|obj|exc|const):`")
+    extension = griffe.load_extensions(str(DOCS / "_hooks" / "crossrefs.py"))
+    package = griffe.load("attnlab", search_paths=[str(ROOT)], extensions=extension)
+    plain = griffe.load("attnlab", search_paths=[str(ROOT)])
+    links, left = [], []
+    for module in [package, *package.modules.values()]:
+        for obj in [module, *(m for m in module.members.values() if not m.is_alias)]:
+            for item in [obj, *getattr(obj, "members", {}).values()]:
+                if item.is_alias or item.docstring is None:
+                    continue
+                if roles.search(item.docstring.value):
+                    left.append(item.path)
+                links += re.findall(r"\[`[^`]+`\]\[([\w.]+)\]", item.docstring.value)
+    assert not left, f"roles left in the docstrings of {left}"
+    written = sum(
+        len(roles.findall(item.docstring.value))
+        for module in [plain, *plain.modules.values()]
+        for obj in [module, *(m for m in module.members.values() if not m.is_alias)]
+        for item in [obj, *getattr(obj, "members", {}).values()]
+        if not item.is_alias and item.docstring is not None
+    )
+    assert written and len(links) >= written - 2, (written, links)  # a role outside attnlab: code
+    for path in links:
+        assert path.startswith("attnlab"), path
+        _python_object(path)  # raises if the link points at nothing

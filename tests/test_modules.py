@@ -1,5 +1,6 @@
 """torch.nn modules: the book's printed examples, kept weights and the learnable bandwidth."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -107,3 +108,59 @@ def test_module_errors():
         ValueError, match=r"DotProductAttention: dropout must be in \[0, 1\); got dropout=2"
     ):
         DotProductAttention(dropout=2)
+
+
+def additive_oracle(attention, queries, keys, values, valid_lens=None):
+    """``w_v . tanh(W_q q + W_k k)`` and its masked softmax, in float64 NumPy from the weights."""
+    W_q = attention.W_q.weight.detach().double().numpy()  # (h, d_q)
+    W_k = attention.W_k.weight.detach().double().numpy()  # (h, d_k)
+    w_v = attention.w_v.weight.detach().double().numpy()[0]  # (h,)
+    q, k, v = (x.double().numpy() for x in (queries, keys, values))
+    hidden = np.tanh((q @ W_q.T)[:, :, None, :] + (k @ W_k.T)[:, None, :, :])  # (b, q, k, h)
+    scores = hidden @ w_v  # (b, q, k)
+    if valid_lens is not None:
+        scores = np.where(
+            np.arange(k.shape[1]) < valid_lens.numpy()[:, None, None], scores, -np.inf
+        )
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    return scores, weights, weights @ v
+
+
+@pytest.mark.parametrize("valid_lens", [None, torch.tensor([3, 7])])
+def test_additive_scores_and_weights_equal_a_numpy_oracle(valid_lens):
+    generator = torch.Generator().manual_seed(3)
+    queries = torch.randn(2, 4, 5, generator=generator)
+    keys = torch.randn(2, 7, 3, generator=generator)  # distinct keys: the scores differ
+    values = torch.randn(2, 7, 6, generator=generator)
+    attention = AdditiveAttention(num_hiddens=8).eval()
+    output, weights = attention(queries, keys, values, valid_lens)
+    scores, expected_weights, expected_output = additive_oracle(
+        attention, queries, keys, values, valid_lens
+    )
+    assert np.unique(scores[np.isfinite(scores)].round(6)).size > 10  # not a constant score
+    np.testing.assert_allclose(weights.detach().numpy(), expected_weights, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(output.detach().numpy(), expected_output, rtol=1e-5, atol=1e-5)
+
+
+def test_lazy_layers_refuse_another_size_or_dtype_later():
+    attention = AdditiveAttention(num_hiddens=4)
+    queries, keys, values = torch.randn(2, 3, 5), torch.randn(2, 6, 7), torch.randn(2, 6, 2)
+    attention(queries, keys, values)
+    with pytest.raises(
+        ValueError,
+        match=r"AdditiveAttention: queries must have 5 features \(last axis\), the size this module was built for on its first call; got queries.shape=\(2, 3, 6\)",
+    ):
+        attention(torch.randn(2, 3, 6), keys, values)
+    with pytest.raises(
+        TypeError,
+        match=r"AdditiveAttention: queries have dtype torch.float64 but the module's parameters are torch.float32",
+    ):
+        attention(queries.double(), keys.double(), values.double())
+
+
+def test_no_keys_is_refused():
+    with pytest.raises(ValueError, match=r"AdditiveAttention: keys must hold at least one key"):
+        AdditiveAttention(num_hiddens=4)(
+            torch.randn(2, 3, 5), torch.randn(2, 0, 5), torch.randn(2, 0, 2)
+        )

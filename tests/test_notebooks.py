@@ -77,12 +77,16 @@ def test_notebook_executes(path, kernel_dir, monkeypatch):
         kernel_name=KERNEL_NAME,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
-    client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
-    errors = [
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as error:
+        pytest.fail(f"{path.name}: a cell raised:\n{str(error)[-3000:]}", pytrace=False)
+    # every lesson draws: a figure that is never rendered would be an error left unseen
+    figures = [
         output
         for cell in notebook.cells
         if cell.cell_type == "code"
         for output in cell.outputs
-        if output.output_type == "error"
+        if "image/png" in output.get("data", {})
     ]
-    assert not errors
+    assert figures, f"{path.name} executed but displayed no figure"

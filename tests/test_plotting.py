@@ -45,10 +45,15 @@ def test_book_identity_call():
     ax = fig.axes[0]
     np.testing.assert_array_equal(ax.images[0].get_array(), np.eye(10))
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("Keys", "Queries")
-    colorbar_norm = fig.axes[1].images[0].norm if fig.axes[1].images else None
-    norm = ax.images[0].norm
-    assert (norm.vmin, norm.vmax) == (0.0, 1.0)
-    assert colorbar_norm is None or colorbar_norm is norm
+    image = ax.images[0]
+    assert (image.norm.vmin, image.norm.vmax) == (0.0, 1.0)
+    colorbar = image.colorbar  # set on the image that the colour bar was drawn for
+    assert colorbar is not None and colorbar.ax is fig.axes[1]
+    assert colorbar.mappable.norm is image.norm
+    assert (colorbar.vmin, colorbar.vmax) == (0.0, 1.0)
+    # ticks on whole cells: no key 2.5 on integer indices
+    assert all(float(tick).is_integer() for tick in ax.get_xticks() if 0 <= tick <= 9)
+    assert all(float(tick).is_integer() for tick in ax.get_yticks() if 0 <= tick <= 9)
 
 
 def test_book_masked_softmax_weights():

@@ -221,7 +221,7 @@ def test_permutation_equivariance(n_keys, n_queries, seed):
 def test_mismatched_keys_and_values():
     with pytest.raises(
         ValueError,
-        match=r"nadaraya_watson: keys and values must have the same number of keys .*got keys.shape=\(5, 1\), values.shape=\(4, 1\)",
+        match=r"nadaraya_watson: keys and values must have the same number of keys; got keys.shape=\(5, 1\), values.shape=\(4, 1\)",
     ):
         nadaraya_watson(torch.zeros(3), torch.zeros(5), torch.zeros(4))
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+import attnlab.training
 from attnlab import NadarayaWatson, nadaraya_watson, select_bandwidth, train_pooling
 from attnlab.datasets import toy_regression
 
@@ -66,11 +67,15 @@ def test_training_is_deterministic_and_multivariate():
     assert model.bandwidth.shape == (2,) and model.bandwidth[1] > model.bandwidth[0]
 
 
-def test_progress_bar(capsys):
+def test_progress_bar_after_its_delay(capsys, monkeypatch):
     data = toy_regression(seed=0)
     history = train_pooling(NadarayaWatson(), data.x_train, data.y_train, epochs=5, progress=True)
     assert len(history) == 5
-    assert "train_pooling" in capsys.readouterr().err
+    assert capsys.readouterr().err == ""  # a fraction of a second: no bar
+    monkeypatch.setattr(attnlab.training, "_PROGRESS_DELAY_S", 0.0)
+    train_pooling(NadarayaWatson(), data.x_train, data.y_train, epochs=5, progress=True)
+    err = capsys.readouterr().err
+    assert "train_pooling" in err and "5/5" in err and "loss=" in err
 
 
 def test_errors():
@@ -90,4 +95,27 @@ def test_errors():
         train_pooling(NadarayaWatson(), x[:2], y[:2])
     with pytest.raises(ValueError, match="train_pooling: y_train must be finite"):
         train_pooling(NadarayaWatson(), x, torch.where(y > 0, torch.nan, y))
-    assert isinstance(NadarayaWatson(), nn.Module)
+
+
+@pytest.mark.parametrize("kernel", ["boxcar", "constant"])
+def test_kernel_without_gradient_is_explained(kernel):
+    data = toy_regression(seed=0)
+    with pytest.raises(
+        ValueError,
+        match=rf"train_pooling: the loss does not depend on the bandwidth with the {kernel} kernel.*gaussian, epanechnikov",
+    ):
+        train_pooling(NadarayaWatson(kernel=kernel), data.x_train, data.y_train, epochs=3)
+
+
+def test_module_without_gradient_is_explained():
+    class Frozen(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(()))
+
+        def forward(self, queries, keys, values, leave_one_out=False):
+            return values.detach().clone(), None
+
+    data = toy_regression(seed=0)
+    with pytest.raises(ValueError, match="no gradient flows to them"):
+        train_pooling(Frozen(), data.x_train, data.y_train, epochs=2)

@@ -1,13 +1,14 @@
-"""Checks and geometry behind :func:`attnlab.show_heatmaps`, kept free of matplotlib.
+"""The panels behind :func:`attnlab.show_heatmaps`: checks, colour scale and geometry, no drawing.
 
 A heatmap grid is a 4-D array ``(n_rows, n_cols, n_queries, n_keys)``. This module turns what the
 user passes (2-D, 3-D or 4-D; tensor, array or list; labels, titles, a mask) into that array and
-checked label lists, and computes the one colour scale and the mosaic geometry that
-:mod:`attnlab.plotting` draws.
+checked label lists, and computes the one colour scale and the mosaic geometry that the plotting
+package draws. It never imports matplotlib.
 
 References
 ----------
-1. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 11.1.4.
+1. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 10.1
+   (Chinese 2nd edition) / 11.1 (English).
 2. scikit-learn developers, "Visualizations" (the Display API), scikit-learn user guide.
 """
 
@@ -136,7 +137,7 @@ def prepare(
     mask: Any,
     func: str,
 ) -> Panels:
-    """Validate everything :class:`~attnlab.plotting.HeatmapDisplay` draws; see its docstring."""
+    """Validate everything :class:`attnlab.plotting.HeatmapDisplay` draws; see its docstring."""
     values = _as_array(matrices, func)
     # 3-D input is one row of panels (heads, or a batch), 2-D a single panel
     invalid = ~np.isfinite(values)

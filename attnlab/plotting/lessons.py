@@ -1,12 +1,13 @@
 """Lesson plots: kernels, regression fits with their weights, bandwidth curves, training loss.
 
 Each takes an optional ``ax``/``axes``, creates a figure only when none is given, and returns the
-figure. The figure helpers, and matplotlib with them, come from :mod:`attnlab.plotting`, imported
-inside the functions: this module never imports matplotlib itself.
+figure; the data are checked before anything is drawn. matplotlib is imported only when a
+figure is drawn.
 
 References
 ----------
-1. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 11.2.
+1. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 10.2
+   (Chinese 2nd edition) / 11.2 (English).
 2. B. W. Silverman, *Density Estimation for Statistics and Data Analysis* (1986), section 3.4.
 """
 
@@ -21,6 +22,8 @@ import torch
 from attnlab._validation import as_float_tensor, check_bandwidth, describe
 from attnlab.kernels import get_kernel
 from attnlab.kernels import names as kernel_names
+from attnlab.plotting._figures import axes_grid, figure_and_axes, new_figure
+from attnlab.plotting.heatmaps import HeatmapDisplay
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -82,9 +85,7 @@ def plot_kernels(kernels: Any = None, *, bandwidth: float = 1.0, ax: Any = None)
             f"{func}: bandwidth must be a single positive number; got {width.numel()} values."
         )
     width = float(width)
-    from attnlab.plotting import _figure_and_axes
-
-    fig, ax = _figure_and_axes(ax, (5.0, 3.2), func)
+    fig, ax = figure_and_axes(ax, (5.0, 3.2), func)
     distance = torch.linspace(-3 * width, 3 * width, 601, dtype=torch.float64)  # (601,)
     for kernel in resolved:
         ax.plot(distance.numpy(), kernel(distance / width).numpy(), label=kernel.name)
@@ -134,14 +135,50 @@ def plot_fits(
     5
     """
     func = "plot_fits"
+    x_train, y_train, x_test, y_test = _check_data(x_train, y_train, x_test, y_test, func)
+    predictions, weights = _check_fits(fits, len(x_test), len(x_train), func)
+    n_methods = len(predictions)
+    if axes is None:
+        fig = new_figure((3.0 * n_methods + 1.0, 6.0))
+        grid = fig.subplots(2, n_methods, squeeze=False)
+    else:
+        grid = axes_grid(axes, (2, n_methods), func)
+        fig = grid[0, 0].figure.figure
+    # 1) fits, on one y scale so the methods compare at a glance
+    for col, (name, prediction) in enumerate(predictions.items()):
+        ax = grid[0, col]
+        if col > 0:
+            ax.sharey(grid[0, 0])
+        ax.plot(x_test, y_test, label="truth")
+        ax.plot(x_test, prediction, "--", label="prediction")
+        ax.plot(x_train, y_train, "o", alpha=0.5, markersize=3, label="training data")
+        ax.set_title(name)
+        ax.set_xlabel("x")
+    grid[0, 0].set_ylabel("y")
+    # one legend for the row, above the figure: inside an axes it would cover training points
+    handles, labels = grid[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=3, fontsize="small")
+    # 2) weights of every method on one colour scale, one colour bar
+    _draw_weights(fig, grid[1], predictions, weights, cmap)
+    return fig
+
+
+def _check_data(x_train, y_train, x_test, y_test, func: str) -> tuple[np.ndarray, ...]:
+    """The training pairs and the test grid as 1-D arrays of matching lengths."""
     x_train, y_train = _vector(x_train, "x_train", func), _vector(y_train, "y_train", func)
     x_test, y_test = _vector(x_test, "x_test", func), _vector(y_test, "y_test", func)
-    n_train, n_test = len(x_train), len(x_test)
-    if len(y_train) != n_train or len(y_test) != n_test:
+    if len(y_train) != len(x_train) or len(y_test) != len(x_test):
         raise ValueError(
-            f"{func}: x and y must have the same length; got x_train {n_train}, y_train "
-            f"{len(y_train)}, x_test {n_test}, y_test {len(y_test)}."
+            f"{func}: x and y must have the same length; got x_train {len(x_train)}, y_train "
+            f"{len(y_train)}, x_test {len(x_test)}, y_test {len(y_test)}."
         )
+    return x_train, y_train, x_test, y_test
+
+
+def _check_fits(
+    fits: Any, n_test: int, n_train: int, func: str
+) -> tuple[dict[str, np.ndarray], dict[str, torch.Tensor]]:
+    """Predictions ``(n_test,)`` per method, and weights ``(n_test, n_train)`` where given."""
     if not isinstance(fits, Mapping) or not fits:
         raise TypeError(
             f"{func}: fits must be a non-empty dict of method name to (prediction, weights); "
@@ -166,42 +203,25 @@ def plot_fits(
                     f"{func}: fits[{name!r}] weights must have shape (n_test, n_train) = "
                     f"({n_test}, {n_train}); got {tuple(weights[name].shape)}."
                 )
-    from attnlab.plotting import HeatmapDisplay, _axes_grid, _new_figure
+    return predictions, weights
 
-    n_methods = len(fits)
-    if axes is None:
-        fig = _new_figure((3.0 * n_methods + 1.0, 6.0))
-        grid = fig.subplots(2, n_methods, squeeze=False)
-    else:
-        grid = _axes_grid(axes, (2, n_methods), func)
-        fig = grid[0, 0].figure.figure
-    # 1) fits, on one y scale so the methods compare at a glance
-    for col, (name, prediction) in enumerate(predictions.items()):
-        ax = grid[0, col]
-        if col > 0:
-            ax.sharey(grid[0, 0])
-        ax.plot(x_test, y_test, label="truth")
-        ax.plot(x_test, prediction, "--", label="prediction")
-        ax.plot(x_train, y_train, "o", alpha=0.5, markersize=3, label="training data")
-        ax.set_title(name)
-        ax.set_xlabel("x")
-    grid[0, 0].set_ylabel("y")
-    grid[0, 0].legend(fontsize="small")
-    # 2) weights of every method on one colour scale, one colour bar
+
+def _draw_weights(fig, row: np.ndarray, predictions: dict, weights: dict, cmap: Any) -> None:
+    """Each method's weights below its fit, all on one colour scale with one colour bar."""
     with_weights = [col for col, name in enumerate(predictions) if name in weights]
     for col, name in enumerate(predictions):
         if name not in weights:
-            grid[1, col].set_axis_off()
-            grid[1, col].text(0.5, 0.5, "no weights", ha="center", va="center",
-                              transform=grid[1, col].transAxes)  # fmt: skip
+            row[col].set_axis_off()
+            row[col].text(0.5, 0.5, "no weights", ha="center", va="center",
+                          transform=row[col].transAxes)  # fmt: skip
     if with_weights:
         stacked = torch.stack([weights[name] for name in weights])[None]  # (1, m, test, train)
         display = HeatmapDisplay(stacked, xlabel="Training inputs", ylabel="Test inputs").plot(
-            grid[1, with_weights].reshape(1, -1), cmap=cmap, layout="grid", colorbar=False
-        )
+            row[with_weights].reshape(1, -1), cmap=cmap, layout="grid", colorbar=False,
+            imshow_kw={"aspect": "auto"},  # fill the panel below each fit, whatever n_train
+        )  # fmt: skip
         # the bar spans the whole bottom row, so it sits right of every heatmap
-        fig.colorbar(display.images_[0, 0], ax=list(grid[1]), shrink=0.6)
-    return fig
+        fig.colorbar(display.images_[0, 0], ax=list(row), shrink=0.6)
 
 
 def plot_bandwidth_curve(
@@ -225,9 +245,7 @@ def plot_bandwidth_curve(
         )
     if not (bandwidths > 0).all():
         raise ValueError(f"{func}: bandwidths must be positive (log axis); got {bandwidths.min()}.")
-    from attnlab.plotting import _figure_and_axes
-
-    fig, ax = _figure_and_axes(ax, (5.0, 3.2), func)
+    fig, ax = figure_and_axes(ax, (5.0, 3.2), func)
     order = np.argsort(bandwidths)
     ax.plot(bandwidths[order], errors[order], marker="o", markersize=3, label="error")
     ax.set_xscale("log")
@@ -251,9 +269,7 @@ def plot_loss(losses: Any, *, ax: Any = None) -> Figure:
     """
     func = "plot_loss"
     losses = _vector(losses, "losses", func)
-    from attnlab.plotting import _figure_and_axes
-
-    fig, ax = _figure_and_axes(ax, (5.0, 3.2), func)
+    fig, ax = figure_and_axes(ax, (5.0, 3.2), func)
     epochs = np.arange(1, len(losses) + 1)
     ax.plot(epochs, losses, marker="o" if len(losses) <= 30 else None, markersize=3)
     ax.set_xlabel("Epoch")
