@@ -80,8 +80,10 @@ def run_notebook(path: Path, timeout: float, folder: Path) -> tuple[dict, dict[s
         )
         try:
             worker.wait(timeout + _GRACE_S)
-        except subprocess.TimeoutExpired:
+        except BaseException as stop:  # overrun, or the teacher pressed Ctrl-C: end it all
             _kill(worker)
+            if not isinstance(stop, subprocess.TimeoutExpired):
+                raise
             return {"status": "timed out", "detail": f"stopped after {timeout:g} s"}, _results(
                 results
             )

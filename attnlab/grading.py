@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from attnlab._grading_worker import run_notebook
-from attnlab.exercises import STATUSES, names
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -211,6 +210,8 @@ def grade(
     >>> print(report.table())  # doctest: +SKIP
     """
     require_grading_packages("grade")
+    from attnlab.exercises import STATUSES, names  # torch, only once there is work to do
+
     if (
         isinstance(timeout, bool)
         or not isinstance(timeout, int | float)
@@ -271,23 +272,26 @@ def grade_command(
     def say(message: str) -> None:
         print(message, file=sys.stderr)
 
+    def error(message: str) -> None:
+        say(f"attnlab grade: error: {message.removeprefix('grade: ')}")
+
     if out is not None and Path(out).is_dir():
-        say(f"attnlab grade: --out must be a file name; {out!r} is a folder.")
+        error(f"--out must be a file name; {out!r} is a folder.")
         return 2
     try:
         report = grade(paths, timeout=timeout, progress=None if quiet else say)
-    except ImportError as error:
-        say(f"attnlab {error}")
+    except ImportError as problem:
+        error(str(problem))
         return 1
-    except ValueError as error:
-        say(f"attnlab {error}")
+    except ValueError as problem:
+        error(str(problem))
         return 2
     print(report.table())
     if out is not None:
         try:
             report.write_csv(out)
-        except OSError as error:
-            say(f"attnlab grade: cannot write {out!r}: {error.strerror or error}.")
+        except OSError as problem:
+            error(f"cannot write {out!r}: {problem.strerror or problem}.")
             return 1
         if not quiet:
             say(f"wrote {out} ({len(report.rows)} rows)")

@@ -147,19 +147,20 @@ def test_an_unreadable_notebook_is_a_row_without_a_kernel(tmp_path, capsys):
 
 def test_a_missing_path_is_a_usage_error(tmp_path, capsys):
     assert grade_command([str(tmp_path / "nowhere")]) == 2
-    assert "attnlab grade: paths must be notebooks or folders; " in capsys.readouterr().err
+    assert "attnlab grade: error: paths must be notebooks or folders; " in capsys.readouterr().err
 
 
 def test_a_folder_without_notebooks_is_a_usage_error(tmp_path, capsys):
     assert grade_command([str(tmp_path)]) == 2
     assert (
-        "attnlab grade: paths must hold notebooks; found no *.ipynb in" in capsys.readouterr().err
+        "attnlab grade: error: paths must hold notebooks; found no *.ipynb in"
+        in capsys.readouterr().err
     )
 
 
 def test_an_output_that_is_a_folder_is_a_usage_error(tmp_path, capsys):
     assert grade_command([str(tmp_path)], out=str(tmp_path)) == 2
-    assert "attnlab grade: --out must be a file name; " in capsys.readouterr().err
+    assert "attnlab grade: error: --out must be a file name; " in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("timeout", [0, -3, float("inf"), "10"])
@@ -167,7 +168,7 @@ def test_a_bad_timeout_is_a_usage_error(tmp_path, timeout, capsys):
     notebook(tmp_path / "one.ipynb", IMPORTS)
     assert grade_command([str(tmp_path)], timeout=timeout) == 2
     assert (
-        "attnlab grade: timeout must be a positive number of seconds; got"
+        "attnlab grade: error: timeout must be a positive number of seconds; got"
         in capsys.readouterr().err
     )
     with pytest.raises(
@@ -190,7 +191,7 @@ def test_missing_grading_packages_say_how_to_install_them(tmp_path, monkeypatch,
 def test_an_unwritable_csv_is_a_runtime_failure(tmp_path, capsys):
     (tmp_path / "broken.ipynb").write_text("{", encoding="utf-8")
     assert grade_command([str(tmp_path / "broken.ipynb")], out=str(tmp_path / "no" / "r.csv")) == 1
-    assert "attnlab grade: cannot write" in capsys.readouterr().err
+    assert "attnlab grade: error: cannot write" in capsys.readouterr().err
 
 
 def test_notebooks_of_the_same_name_in_two_folders_keep_their_paths(tmp_path):
@@ -252,3 +253,27 @@ def test_the_help_text_names_the_extra_and_the_exit_codes():
     assert 'pip install "attnlab[grade]"' in grading.EPILOG
     assert "exit codes:" in grading.EPILOG and "2  usage error" in grading.EPILOG
     assert "passed, failed" in grading.DESCRIPTION
+
+
+def test_the_grade_command_is_wired_into_attnlab(tmp_path, capsys):
+    from attnlab.cli import main
+
+    assert main(["grade", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: attnlab grade [-h] [--out CSV] [--timeout S] [--quiet]")
+    assert "NOTEBOOK_OR_DIR [NOTEBOOK_OR_DIR ...]" in out and "exit codes:" in out
+    assert main(["grade", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.startswith(
+        "attnlab grade: error: paths must be notebooks or folders"
+    )
+    assert main(["grade", str(tmp_path), "--timeout", "0"]) == 2
+    assert "--timeout: expected a positive number of seconds; got 0" in capsys.readouterr().err
+    assert main(["grade"]) == 2
+    assert "the following arguments are required: NOTEBOOK_OR_DIR" in capsys.readouterr().err
+    (tmp_path / "broken.ipynb").write_text("{", encoding="utf-8")
+    assert main(["grade", str(tmp_path), "--quiet", "--out", str(tmp_path / "r.csv")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "broken.ipynb  unreadable" in captured.out
+    assert (
+        (tmp_path / "r.csv").read_text(encoding="utf-8").startswith("file,exercise,status,feedback")
+    )

@@ -5,18 +5,14 @@ dtypes and batch shapes), compares it with attnlab's own implementation, and whe
 names the mistake in plain words, with the smallest input that shows it and a hint. It never
 raises because of the answer: an exception, an endless loop or a changed input is feedback.
 
-=========================  ==================================================================
-name                       the answer
-=========================  ==================================================================
-``softmax_rows``           ``f(scores) -> weights``, softmax over the last axis
-``masked_softmax``         ``f(scores, valid_lens) -> weights``, the book's masking
-``scaled_dot_product``     ``f(queries, keys, values, valid_lens=None) -> (output, weights)``
-``nadaraya_watson``        ``f(queries, keys, values, bandwidth) -> (output, weights)``, 1-D
-``leave_one_out_weights``  ``f(x, bandwidth) -> (n, n)`` weights of each point on the others
-``positional_encoding``    ``f(max_len, num_hiddens) -> (max_len, num_hiddens)`` sinusoids
-``split_heads``            ``f(X, num_heads)``: ``(b, n, d)`` to ``(b * num_heads, n, d / h)``
-``causal_mask``            ``f(n) -> (n, n)`` boolean, True where a query may attend
-=========================  ==================================================================
+- ``softmax_rows``: ``f(scores) -> weights``, softmax over the last axis
+- ``masked_softmax``: ``f(scores, valid_lens) -> weights``, the book's masking
+- ``scaled_dot_product``: ``f(queries, keys, values, valid_lens=None) -> (output, weights)``
+- ``nadaraya_watson``: ``f(queries, keys, values, bandwidth) -> (output, weights)``, 1-D inputs
+- ``leave_one_out_weights``: ``f(x, bandwidth) -> weights``, each point's weights on the others
+- ``positional_encoding``: ``f(max_len, num_hiddens) -> P``, the sinusoid table
+- ``split_heads``: ``f(X, num_heads)``, ``(b, n, d)`` to ``(b * num_heads, n, d / num_heads)``
+- ``causal_mask``: ``f(n) -> mask``, boolean, True where a query may attend
 
 References
 ----------
