@@ -91,7 +91,7 @@ def over_queries(queries, keys, values, bandwidth):
             "multiplies the distance by the bandwidth instead of dividing it",
         ),
         (lambda q, k, v, h: nw_softmax(q, k, v, h / math.sqrt(2)), "Your Gaussian misses the 1/2"),
-        (gaussian_exp, "At a narrow bandwidth your weights are NaN"),
+        (gaussian_exp, "At a narrow bandwidth your function returns NaN"),
         (
             lambda q, k, v, h: (lambda o, w: (o + 1, w))(*nw_softmax(q, k, v, h)),
             "your output is not weights @ values",
@@ -115,7 +115,7 @@ def test_nadaraya_watson_names_each_mistake(answer, words):
 
 def test_the_books_code_gets_both_of_its_mistakes():
     result = check("nadaraya_watson", book_nw)
-    assert "At a narrow bandwidth your weights are NaN" in first_paragraph(result)
+    assert "At a narrow bandwidth your function returns NaN" in first_paragraph(result)
     assert "bandwidth = 0.01" in result.feedback
     assert "Also: Your weights have one row per key and one column per query" in result.feedback
 
@@ -172,7 +172,7 @@ def with_own_point(x, bandwidth):
             lambda x, h: (lambda k: k / k.sum(1, keepdim=True))(
                 torch.exp(-(((x[:, None] - x[None, :]) / h) ** 2) / 2) * (1 - torch.eye(len(x)))
             ),
-            "At a narrow bandwidth your weights are NaN",
+            "At a narrow bandwidth your function returns NaN",
         ),
     ],
     ids=["own point kept", "not renormalised", "the book's (n, n - 1)", "NaN narrow"],
@@ -181,3 +181,64 @@ def test_leave_one_out_weights_names_each_mistake(answer, words):
     result = check("leave_one_out_weights", answer)
     assert result.status == "failed"
     assert words in first_paragraph(result), result.feedback
+
+
+# --------------------------------------------------------------------------- leave_one_out_error
+
+
+def loo_error(x, y, bandwidth):
+    return ((loo_masked(x, bandwidth) @ y - y) ** 2).mean()
+
+
+def loo_error_numpy(x, y, bandwidth):
+    weights = loo_loops(x, bandwidth)
+    return float(np.mean((weights @ np.asarray(y, dtype=np.float64) - np.asarray(y)) ** 2))
+
+
+@pytest.mark.parametrize("answer", [loo_error, loo_error_numpy])
+def test_leave_one_out_error_passes_correct_answers(answer):
+    result = check("leave_one_out_error", answer)
+    assert result.passed, result.feedback
+
+
+def kept(x, y, h):
+    return ((with_own_point(x, h) @ y - y) ** 2).mean()
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (kept, "Your error keeps each point in its own prediction"),
+        (
+            lambda x, y, h: loo_error(x, y, h) * len(x),
+            "Your error is the sum of the squared errors, not their mean",
+        ),
+        (
+            lambda x, y, h: loo_error(x, y, h).sqrt(),
+            "Your error is the root of the mean squared error",
+        ),
+        (
+            lambda x, y, h: (loo_masked(x, h) @ y - y).abs().mean(),
+            "Your error is the mean absolute error",
+        ),
+        (
+            lambda x, y, h: (loo_masked(x, h) @ y - y) ** 2,
+            "Your function returns every point's squared error",
+        ),
+        (
+            lambda x, y, h: (lambda k: ((k / k.sum(1, keepdim=True) @ y - y) ** 2).mean())(
+                torch.exp(-(((x[:, None] - x[None, :]) / h) ** 2) / 2) * (1 - torch.eye(len(x)))
+            ),
+            "At a narrow bandwidth your function returns NaN",
+        ),
+    ],
+    ids=["own point kept", "sum", "root", "absolute", "per point", "NaN narrow"],
+)
+def test_leave_one_out_error_names_each_mistake(answer, words):
+    result = check("leave_one_out_error", answer)
+    assert result.status == "failed"
+    assert words in first_paragraph(result), result.feedback
+
+
+def test_a_python_float_is_accepted_as_the_error():
+    assert check("leave_one_out_error", lambda x, y, h: float(loo_error(x, y, h))).passed

@@ -1,4 +1,4 @@
-"""scaled_dot_product and causal_mask: answers written differently pass; every mistake is named."""
+"""scaled_dot_product and additive_attention: correct answers pass; every mistake is named."""
 
 import math
 
@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from attnlab.exercises import check
-from attnlab.exercises._scoring import CAUSAL_MASK
 
 
 def first_paragraph(result) -> str:
@@ -149,57 +148,115 @@ def test_a_signature_without_valid_lens_is_named_in_the_feedback():
     assert "valid_lens = torch.tensor([2, 3])" in result.feedback
 
 
-# ---------------------------------------------------------------------------------- causal_mask
+# ---------------------------------------------------------------------------- additive_attention
 
 
-def causal_loops(n):
-    return torch.tensor(
-        [[key <= query for key in range(n)] for query in range(n)], dtype=torch.bool
+def additive_broadcast(
+    queries,
+    keys,
+    values,
+    W_q,
+    W_k,
+    w_v,
+    valid_lens=None,
+    activation=torch.tanh,
+    after=False,
+    as_stored=False,
+    over=-1,
+):
+    projected_q = queries @ (W_q if as_stored else W_q.T)
+    projected_k = keys @ (W_k if as_stored else W_k.T)
+    features = projected_q[:, :, None, :] + projected_k[:, None, :, :]
+    scores = activation(features @ w_v) if after else activation(features) @ w_v
+    allowed = allowed_keys(queries, keys, valid_lens)
+    empty = ~allowed.any(-1, keepdim=True)
+    weights = (
+        torch.where(allowed | empty, scores, float("-inf")).softmax(over).masked_fill(empty, 0.0)
+    )
+    return weights @ values, weights
+
+
+def additive_loops(queries, keys, values, W_q, W_k, w_v, valid_lens=None):
+    q, k, v = (np.asarray(t, dtype=np.float64) for t in (queries, keys, values))
+    Wq, Wk, wv = (np.asarray(t, dtype=np.float64) for t in (W_q, W_k, w_v))
+    batch, n_queries, n_keys = q.shape[0], q.shape[1], k.shape[1]
+    weights = np.zeros((batch, n_queries, n_keys))
+    for b in range(batch):
+        for i in range(n_queries):
+            n = (
+                n_keys
+                if valid_lens is None
+                else int(valid_lens[b] if valid_lens.ndim == 1 else valid_lens[b, i])
+            )
+            if n:
+                scores = np.array([wv @ np.tanh(Wq @ q[b, i] + Wk @ k[b, j]) for j in range(n)])
+                e = np.exp(scores - scores.max())
+                weights[b, i, :n] = e / e.sum()
+    return weights @ v, weights
+
+
+@pytest.mark.parametrize("answer", [additive_broadcast, additive_loops])
+def test_additive_attention_passes_correct_answers(answer):
+    result = check("additive_attention", answer)
+    assert result.passed, result.feedback
+
+
+def with_options(**options):
+    return lambda q, k, v, W_q, W_k, w_v, valid_lens=None: additive_broadcast(
+        q, k, v, W_q, W_k, w_v, valid_lens, **options
     )
 
 
 @pytest.mark.parametrize(
-    "answer",
+    ("answer", "words"),
     [
-        lambda n: torch.ones(n, n, dtype=torch.bool).tril(),
-        causal_loops,
-        lambda n: np.tri(n, dtype=bool),
-    ],
-    ids=["tril", "loops", "numpy"],
-)
-def test_causal_mask_passes_correct_answers(answer):
-    assert check("causal_mask", answer).passed
-
-
-@pytest.mark.parametrize(
-    ("answer", "words", "witness"),
-    [
+        (with_options(activation=lambda x: x), "Your scores have no tanh"),
+        (with_options(after=True), "Your tanh comes after w_v"),
         (
-            lambda n: torch.ones(n, n, dtype=torch.bool).triu(),
-            "Your mask is transposed: it lets each query see the future",
-            "n = 2",
+            with_options(as_stored=True),
+            "Your projections multiply by W_q and W_k instead of their transposes",
         ),
         (
-            lambda n: torch.ones(n, n, dtype=torch.bool).tril(-1),
-            "Your mask excludes the diagonal",
-            "n = 1",
+            lambda *args, valid_lens=None: (lambda o, w: (o, w.mT))(
+                *additive_broadcast(*args, valid_lens)
+            ),
+            "Your weights are transposed",
         ),
-        (lambda n: torch.ones(n, n, dtype=torch.bool).triu(1), "Your mask is inverted", "n = 1"),
-        (lambda n: torch.ones(n, n).tril(), "is not boolean", "n = 1"),
-        (lambda n: torch.ones(n, n, dtype=torch.int64).tril(), "is not boolean", "n = 1"),
+        (with_options(over=-2), "Your softmax normalises over the queries instead of the keys"),
+        (
+            lambda q, k, v, W_q, W_k, w_v, valid_lens=None: additive_broadcast(
+                q, k, v, W_q, W_k, w_v
+            ),
+            "Your function ignores valid_lens",
+        ),
+        (
+            lambda *args, valid_lens=None: (lambda o, w: (o * 0, w))(
+                *additive_broadcast(*args, valid_lens)
+            ),
+            "your output is not weights @ values",
+        ),
     ],
-    ids=["transposed", "diagonal excluded", "inverted", "float", "integer"],
+    ids=[
+        "no tanh",
+        "tanh after w_v",
+        "W as stored",
+        "transposed weights",
+        "over queries",
+        "valid_lens ignored",
+        "output",
+    ],
 )
-def test_causal_mask_names_each_mistake(answer, words, witness):
-    result = check("causal_mask", answer)
+def test_additive_attention_names_each_mistake(answer, words):
+    result = check("additive_attention", answer)
     assert result.status == "failed"
-    assert words in first_paragraph(result)
-    assert f"    {witness}\n" in result.feedback
+    assert words in first_paragraph(result), result.feedback
 
 
-@pytest.mark.parametrize("n", [1, 2, 5, 9])
-def test_the_causal_reference_matches_torchs_subsequent_mask(n):
-    # torch's float mask: 0 where a query may attend, -inf above the diagonal
-    oracle = torch.nn.Transformer.generate_square_subsequent_mask(n) == 0
-    (reference,) = CAUSAL_MASK.reference(n)
-    assert reference.dtype == torch.bool and torch.equal(reference, oracle)
+def test_additive_attention_with_the_books_masking_names_the_uniform_rows():
+    def book_masking(q, k, v, W_q, W_k, w_v, valid_lens=None):
+        scores = torch.tanh((q @ W_q.T)[:, :, None] + (k @ W_k.T)[:, None]) @ w_v
+        weights = scores.masked_fill(~allowed_keys(q, k, valid_lens), -1e6).softmax(-1)
+        return weights @ v, weights
+
+    result = check("additive_attention", book_masking)
+    assert "gets uniform weights" in first_paragraph(result)

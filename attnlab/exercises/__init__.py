@@ -5,14 +5,17 @@ dtypes and batch shapes), compares it with attnlab's own implementation, and whe
 names the mistake in plain words, with the smallest input that shows it and a hint. It never
 raises because of the answer: an exception, an endless loop or a changed input is feedback.
 
-- ``softmax_rows``: ``f(scores) -> weights``, softmax over the last axis
-- ``masked_softmax``: ``f(scores, valid_lens) -> weights``, the book's masking
-- ``scaled_dot_product``: ``f(queries, keys, values, valid_lens=None) -> (output, weights)``
-- ``nadaraya_watson``: ``f(queries, keys, values, bandwidth) -> (output, weights)``, 1-D inputs
-- ``leave_one_out_weights``: ``f(x, bandwidth) -> weights``, each point's weights on the others
-- ``positional_encoding``: ``f(max_len, num_hiddens) -> P``, the sinusoid table
-- ``split_heads``: ``f(X, num_heads)``, ``(b, n, d)`` to ``(b * num_heads, n, d / num_heads)``
-- ``causal_mask``: ``f(n) -> mask``, boolean, True where a query may attend
+- ``softmax_rows``: ``f(scores) -> weights``, softmax over the last axis (lesson 01)
+- ``nadaraya_watson``: ``f(queries, keys, values, bandwidth) -> (output, weights)``, 1-D (02)
+- ``leave_one_out_weights``: ``f(x, bandwidth) -> weights``, each point's on the others (02)
+- ``masked_softmax``: ``f(scores, valid_lens) -> weights``, the book's masking (03)
+- ``scaled_dot_product``: ``f(queries, keys, values, valid_lens=None) -> (output, weights)`` (03)
+- ``positional_encoding``: ``f(max_len, num_hiddens) -> P``, the sinusoid table (04)
+- ``split_heads``: ``f(X, num_heads)``, ``(b, n, d)`` to ``(b * num_heads, n, d / num_heads)`` (04)
+- ``padding_mask``: ``f(valid_lens, n_keys) -> mask``, True where a key may be attended (05)
+- ``leave_one_out_error``: ``f(x, y, bandwidth) -> error``, the mean squared error (06)
+- ``additive_attention``: ``f(queries, keys, values, W_q, W_k, w_v, valid_lens=None)`` (07)
+- ``causal_mask``: ``f(n) -> mask``, boolean, True where a query may attend (08)
 
 References
 ----------
@@ -24,10 +27,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from attnlab.exercises._additive import ADDITIVE_ATTENTION
 from attnlab.exercises._engine import Exercise, grade
-from attnlab.exercises._pooling import LEAVE_ONE_OUT_WEIGHTS, NADARAYA_WATSON
+from attnlab.exercises._leave_one_out import LEAVE_ONE_OUT_ERROR, LEAVE_ONE_OUT_WEIGHTS
+from attnlab.exercises._masks import CAUSAL_MASK, PADDING_MASK
+from attnlab.exercises._pooling import NADARAYA_WATSON
 from attnlab.exercises._result import GRADE_RESULTS_VARIABLE, STATUSES, Result, record
-from attnlab.exercises._scoring import CAUSAL_MASK, SCALED_DOT_PRODUCT
+from attnlab.exercises._scoring import SCALED_DOT_PRODUCT
 from attnlab.exercises._softmax import MASKED_SOFTMAX, SOFTMAX_ROWS
 from attnlab.exercises._transformer import POSITIONAL_ENCODING, SPLIT_HEADS
 
@@ -37,24 +43,27 @@ _EXERCISES: dict[str, Exercise] = {
     exercise.name: exercise
     for exercise in (
         SOFTMAX_ROWS,
-        MASKED_SOFTMAX,
-        SCALED_DOT_PRODUCT,
         NADARAYA_WATSON,
         LEAVE_ONE_OUT_WEIGHTS,
+        MASKED_SOFTMAX,
+        SCALED_DOT_PRODUCT,
         POSITIONAL_ENCODING,
         SPLIT_HEADS,
+        PADDING_MASK,
+        LEAVE_ONE_OUT_ERROR,
+        ADDITIVE_ATTENTION,
         CAUSAL_MASK,
     )
 }
 
 
 def names() -> list[str]:
-    """The exercises :func:`check` knows, in the order of the chapter.
+    """The exercises :func:`check` knows, in the order of the lessons that ask for them.
 
     Examples
     --------
     >>> names()[:3]
-    ['softmax_rows', 'masked_softmax', 'scaled_dot_product']
+    ['softmax_rows', 'nadaraya_watson', 'leave_one_out_weights']
     """
     return list(_EXERCISES)
 

@@ -1,4 +1,4 @@
-"""Exercises on attention pooling: ``nadaraya_watson`` and ``leave_one_out_weights``.
+"""The exercise on attention pooling: ``nadaraya_watson``, with helpers the others share.
 
 Nadaraya-Watson regression weighs each training point (key) by a Gaussian kernel of its
 distance to the query, ``softmax(-((query - key) / h)^2 / 2)`` over the keys, and pools the
@@ -21,10 +21,10 @@ import attnlab
 from attnlab.exercises._engine import Exercise, Mistake, like
 from attnlab.exercises._inputs import Case, Given, close, non_finite
 
-__all__ = ["LEAVE_ONE_OUT_WEIGHTS", "NADARAYA_WATSON"]
+__all__ = ["NADARAYA_WATSON", "NARROW", "points"]
 
 
-def _points(n: int, seed: int, dtype=torch.float32) -> tuple[Given, Given]:
+def points(n: int, seed: int, dtype=torch.float32) -> tuple[Given, Given]:
     """Sorted inputs in [0, 5) and the book's targets 2 sin(x) + x^0.8, with their code."""
     generator = torch.Generator().manual_seed(seed)
     x = (torch.rand(n, generator=generator, dtype=torch.float64) * 5).sort().values
@@ -90,10 +90,10 @@ def _narrow_nan(case: Case, got, expected) -> bool:
     return "narrow" in case.tags and non_finite(got, expected)
 
 
-_NARROW = Mistake(
-    "At a narrow bandwidth your weights are NaN: exp(-u^2 / 2) underflows to exactly 0 for "
-    "every key when the query is more than about 40 bandwidths from all of them, and 0 / 0 is "
-    "NaN. The weights themselves are well defined: the nearest keys share them.",
+NARROW = Mistake(
+    "At a narrow bandwidth your function returns NaN: exp(-u^2 / 2) underflows to exactly 0 "
+    "for every key when the query is more than about 40 bandwidths from all of them, and 0 / 0 "
+    "is NaN. The weights themselves are well defined: the nearest keys share them.",
     "Normalising exp(s) over a row is a softmax of the scores s = -u^2 / 2. What does a "
     "softmax do so that the largest exponent never underflows?",
     _narrow_nan,
@@ -103,17 +103,17 @@ _NARROW = Mistake(
 def _nw_cases() -> list[Case]:
     t = torch.tensor
     keys, values = t([0.0, 1.0, 2.0]), t([0.0, 1.0, 4.0])
-    points, targets = _points(10, seed=40)
-    many, many_targets = _points(20, seed=41, dtype=torch.float64)
+    inputs, targets = points(10, seed=40)
+    many, many_targets = points(20, seed=41, dtype=torch.float64)
     return [
         Case(queries=t([0.5]), keys=keys, values=values, bandwidth=0.5),
         Case(queries=t([0.0, 1.0]), keys=keys, values=values, bandwidth=1.0),
         Case(
             ["narrow"], queries=t([0.5]), keys=t([0.0, 1.0]), values=t([0.0, 2.0]), bandwidth=0.01
         ),
-        Case(queries=_grid(7), keys=points, values=targets, bandwidth=0.5),
-        Case(queries=_grid(5), keys=points, values=targets, bandwidth=2.0),
-        Case(["narrow"], queries=_grid(9), keys=points, values=targets, bandwidth=0.01),
+        Case(queries=_grid(7), keys=inputs, values=targets, bandwidth=0.5),
+        Case(queries=_grid(5), keys=inputs, values=targets, bandwidth=2.0),
+        Case(["narrow"], queries=_grid(9), keys=inputs, values=targets, bandwidth=0.01),
         Case(queries=_grid(12, torch.float64), keys=many, values=many_targets, bandwidth=0.3),
     ]
 
@@ -162,7 +162,7 @@ NADARAYA_WATSON = Exercise(
             "Write the Gaussian density of u and compare the exponents.",
             like(_gaussian(scale=lambda u: -(u**2))),
         ),
-        _NARROW,
+        NARROW,
         Mistake(
             "Your weights are right but your output is not weights @ values.",
             "Each prediction is the weighted sum of the values with that query's weights.",
@@ -172,73 +172,4 @@ NADARAYA_WATSON = Exercise(
     hint="Build the (n_queries, n_keys) matrix of scaled differences, turn it into Gaussian "
     "weights normalised per query, then pool the values; compare with attnlab.nadaraya_watson.",
     covered="bandwidths from 0.01 to 2, n_queries != n_keys, float32 and float64",
-)
-
-
-# ------------------------------------------------------------------------- leave_one_out_weights
-
-
-def _loo(x, bandwidth):
-    return (attnlab.nadaraya_watson(x, x, x, bandwidth=bandwidth, leave_one_out=True)[1],)
-
-
-def _with_own_point(x, bandwidth):
-    return (attnlab.nadaraya_watson(x.double(), x.double(), x.double(), bandwidth=bandwidth)[1],)
-
-
-def _not_renormalised(x, bandwidth):
-    weights = _with_own_point(x, bandwidth)[0]
-    return (weights * (1 - torch.eye(len(x), dtype=weights.dtype)),)
-
-
-def _book_layout(case: Case, got, expected) -> bool:
-    n = expected[0].shape[0]
-    if got[0].shape != (n, n - 1):
-        return False
-    others = ~torch.eye(n, dtype=torch.bool)
-    return close(got, (expected[0][others].reshape(n, n - 1),), case.dtype)
-
-
-LEAVE_ONE_OUT_WEIGHTS = Exercise(
-    name="leave_one_out_weights",
-    signature="leave_one_out_weights(x, bandwidth) -> weights",
-    task="For 1-D points x, the (n, n) Gaussian Nadaraya-Watson weights of each point (row, a "
-    "query) on the other points (columns, keys): zero on the diagonal, each row summing to 1.",
-    outputs=("weights",),
-    reference=_loo,
-    make_cases=lambda: [
-        Case(x=torch.tensor([0.0, 1.0]), bandwidth=1.0),
-        Case(x=torch.tensor([0.0, 1.0, 3.0]), bandwidth=1.0),
-        Case(["narrow"], x=torch.tensor([0.0, 1.0, 2.0]), bandwidth=0.01),
-        Case(x=_points(8, seed=50)[0], bandwidth=0.5),
-        Case(x=_points(12, seed=51, dtype=torch.float64)[0], bandwidth=0.25),
-        Case(["narrow"], x=_points(10, seed=52)[0], bandwidth=0.005),
-    ],
-    mistakes=[
-        Mistake(
-            "Your weights keep each point's own key: a point's kernel on itself is the largest "
-            "possible, so each point is predicted mostly by its own value, and a learned "
-            "bandwidth shrinks towards 0 (it interpolates the noise).",
-            "Which entries of the (n, n) matrix are a point's weight on itself?",
-            like(_with_own_point),
-        ),
-        Mistake(
-            "Your rows are not renormalised after excluding each point's own key: the "
-            "diagonal is 0, but the other weights still sum to less than 1.",
-            "Remove the own point before normalising, or normalise again after.",
-            like(_not_renormalised),
-        ),
-        Mistake(
-            "Your weights have shape (n, n - 1), the book's layout that drops each point from "
-            "its keys. Here each row covers all n keys, with exactly 0 on the point itself, "
-            "so that row i and column j are still points i and j.",
-            "Which score gives a key exactly zero weight after a softmax?",
-            _book_layout,
-        ),
-        _NARROW,
-    ],
-    hint="Compute the Gaussian weights of every point on every point, keep each point from "
-    "weighing itself, normalise each row; compare with "
-    "attnlab.nadaraya_watson(x, x, x, bandwidth=..., leave_one_out=True).",
-    covered="2 to 12 points, bandwidths from 0.005 to 1, float32 and float64",
 )

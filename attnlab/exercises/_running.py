@@ -115,7 +115,7 @@ def is_stub(func: Any) -> bool:
 
 
 def as_tensor(value: Any) -> torch.Tensor | None:
-    """A CPU tensor from a tensor, a NumPy array or nested lists of numbers; None otherwise."""
+    """A CPU tensor from a tensor, a NumPy array, a number or nested lists; None otherwise."""
     if isinstance(value, torch.Tensor):
         return value.detach().cpu()
     if isinstance(value, np.ndarray | np.generic):
@@ -123,6 +123,8 @@ def as_tensor(value: Any) -> torch.Tensor | None:
         if array.dtype == object:
             return None
         return torch.from_numpy(array.copy())
+    if isinstance(value, bool | int | float):
+        return torch.tensor(value)
     if isinstance(value, list | tuple):
         try:
             return torch.tensor(value)

@@ -1,15 +1,14 @@
-"""Exercises on query-key attention: ``scaled_dot_product`` and ``causal_mask``.
+"""The exercise on scaled dot products, ``scaled_dot_product``, and checks shared with others.
 
 Scaled dot-product attention scores each key by its dot product with the query divided by
-``sqrt(d)``, normalises the scores over the keys and pools the values; a causal mask lets each
-query attend to itself and earlier positions only (section 10.3 (Chinese 2nd ed.) / 11.3
-(English), and section 10.7 / 11.7 for the decoder's mask).
+``sqrt(d)``, normalises the scores over the keys and pools the values (section 10.3 (Chinese
+2nd ed.) / 11.3 (English)).
 
 References
 ----------
-1. A. Vaswani et al., "Attention is all you need", NeurIPS (2017), sections 3.2.1 and 3.2.3.
-2. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, sections 10.3 and
-   10.7 (Chinese 2nd ed.) / 11.3 and 11.7 (English).
+1. A. Vaswani et al., "Attention is all you need", NeurIPS (2017), section 3.2.1.
+2. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 10.3
+   (Chinese 2nd ed.) / 11.3 (English).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import attnlab
 from attnlab.exercises._engine import Exercise, Mistake, like
 from attnlab.exercises._inputs import Case, arange, close, ones, randn
 
-__all__ = ["CAUSAL_MASK", "SCALED_DOT_PRODUCT"]
+__all__ = ["SCALED_DOT_PRODUCT", "empty_uniform", "output_not_pooled", "transposed"]
 
 # ---------------------------------------------------------------------------- scaled_dot_product
 
@@ -48,20 +47,20 @@ def _scaled(scale_of_d, over: int = -1, masked: bool = True):
 
 def _empty(case: Case) -> torch.Tensor:
     queries = case.args[0]
-    lengths = case.args[3] if len(case.args) > 3 else None
+    lengths = case.args[case.names.index("valid_lens")] if "valid_lens" in case.names else None
     if lengths is None:
         return torch.zeros(queries.shape[:2], dtype=torch.bool)
     lengths = torch.as_tensor(lengths)
     return (lengths[:, None].expand(queries.shape[:2]) if lengths.ndim == 1 else lengths) == 0
 
 
-def _empty_uniform(case: Case, got, expected) -> bool:
+def empty_uniform(case: Case, got, expected) -> bool:
     empty, n_keys = _empty(case), case.args[1].shape[-2]
     rows = got[1].double()[empty]
     return bool(empty.any()) and torch.allclose(rows, torch.full_like(rows, 1 / n_keys), atol=1e-3)
 
 
-def _transposed(case: Case, got, expected) -> bool:
+def transposed(case: Case, got, expected) -> bool:
     weights = got[1]
     return (
         weights.ndim == 3
@@ -70,7 +69,7 @@ def _transposed(case: Case, got, expected) -> bool:
     )
 
 
-def _output_not_pooled(case: Case, got, expected) -> bool:
+def output_not_pooled(case: Case, got, expected) -> bool:
     return close(got[1:], expected[1:], case.dtype) and not close(got[:1], expected[:1])
 
 
@@ -160,7 +159,7 @@ SCALED_DOT_PRODUCT = Exercise(
             "attnlab and the book's heatmaps expect (batch, n_queries, n_keys), queries as rows.",
             "Check the shape of your weights against (batch, n_queries, n_keys) with "
             "n_queries != n_keys.",
-            _transposed,
+            transposed,
         ),
         Mistake(
             "Your function ignores valid_lens: keys at positions >= valid_lens still get "
@@ -173,74 +172,17 @@ SCALED_DOT_PRODUCT = Exercise(
             "to the padding and outputs the average of padding values (the book's -1e6 trick). "
             "It should get zero weights and a zero output.",
             "A masked softmax that gives an empty row zeros does it for you.",
-            _empty_uniform,
+            empty_uniform,
         ),
         Mistake(
             "Your weights are right but your output is not weights @ values.",
             "Each query's output is the weighted sum of the values: which matrix product of "
             "weights and values gives (batch, n_queries, d_v)?",
-            _output_not_pooled,
+            output_not_pooled,
         ),
     ],
     hint="Score with a batched matrix product of queries and transposed keys, scale, mask, "
     "normalise over the keys, pool the values; compare with attnlab.dot_product_attention.",
     covered="d from 2 to 32, n_queries != n_keys, valid_lens 1-D, 2-D, with 0 and omitted, "
     "float32 and float64",
-)
-
-
-# ---------------------------------------------------------------------------------- causal_mask
-
-
-def _causal(n: int) -> tuple[torch.Tensor]:
-    positions = torch.arange(n)
-    return (positions[None, :] <= positions[:, None],)  # key j <= query i: (n, n)
-
-
-def _not_boolean(case: Case, got, expected) -> bool:
-    weights = got[0]
-    return (
-        weights.dtype != torch.bool
-        and weights.shape == expected[0].shape
-        and bool((weights != 0).eq(expected[0]).all())
-    )
-
-
-CAUSAL_MASK = Exercise(
-    name="causal_mask",
-    signature="causal_mask(n) -> mask",
-    task="A boolean (n, n) mask, True where query i may attend to key j: itself and the "
-    "positions before it, never the future.",
-    outputs=("mask",),
-    reference=_causal,
-    make_cases=lambda: [Case(n=n) for n in (1, 2, 3, 4, 6, 9)],
-    mistakes=[
-        Mistake(
-            "Your mask is transposed: it lets each query see the future (the keys after it) "
-            "and hides the past. Row i is query i; it may attend to keys 0 to i.",
-            "Which entries of row 0 (the first query) may be True?",
-            like(lambda n: (_causal(n)[0].T,)),
-        ),
-        Mistake(
-            "Your mask excludes the diagonal: a query may not attend to its own position, and "
-            "the first query can attend to nothing at all.",
-            "Can query i attend to key i?",
-            like(lambda n: (_causal(n)[0] & ~torch.eye(n, dtype=torch.bool),)),
-        ),
-        Mistake(
-            "Your mask is inverted: True marks the keys a query may NOT attend to, the "
-            "convention of torch.nn.MultiheadAttention's boolean attn_mask. In attnlab (and "
-            "torch's scaled_dot_product_attention) True means 'may attend'.",
-            "Which value should the entry for query 0 and key 0 have?",
-            like(lambda n: (~_causal(n)[0],)),
-        ),
-        Mistake(
-            "Your mask holds the right pattern but is not boolean: a float or integer mask is "
-            "ambiguous, since torch adds a float mask to the scores as a bias.",
-            "Which dtype does attnlab.masked_softmax(..., mask=...) accept?",
-            _not_boolean,
-        ),
-    ],
-    hint="Compare each key's position with the query's position; torch.arange gives positions.",
-    covered="n from 1 to 9",
 )
