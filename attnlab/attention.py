@@ -9,7 +9,8 @@ References
 1. D. Bahdanau, K. Cho, Y. Bengio, "Neural machine translation by jointly learning to align and
    translate", ICLR (2015), arXiv:1409.0473 (2014).
 2. A. Vaswani et al., "Attention is all you need", NeurIPS (2017), section 3.2.1.
-3. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 11.3.
+3. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 10.3
+   (Chinese 2nd edition) / 11.3 (English).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ References
 1. E. A. Nadaraya, "On estimating regression", Theory Probab. Appl. 9 (1964).
 2. G. S. Watson, "Smooth regression analysis", Sankhya A 26 (1964).
 3. B. W. Silverman, *Density Estimation for Statistics and Data Analysis* (1986), Table 3.1.
-4. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 11.2.
+4. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 10.2
+   (Chinese 2nd edition) / 11.2 (English).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ fully masked row never turns into NaN (torch's softmax) or a uniform row (the bo
 References
 ----------
 1. A. Vaswani et al., "Attention is all you need", NeurIPS (2017), section 3.2.3.
-2. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 11.3.
+2. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 10.3
+   (Chinese 2nd edition) / 11.3 (English).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ References
 1. E. A. Nadaraya (1964); G. S. Watson (1964): kernel regression.
 2. D. Bahdanau, K. Cho, Y. Bengio, arXiv:1409.0473 (2014): additive attention.
 3. A. Vaswani et al., "Attention is all you need" (2017): scaled dot-product attention.
-4. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, sections 11.2-11.3.
+4. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, sections 10.2-10.3
+   (Chinese 2nd edition) / 11.2-11.3 (English).
 """
 
 from __future__ import annotations

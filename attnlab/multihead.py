@@ -8,12 +8,14 @@ order, a positional encoding adds a fixed pattern of sines and cosines to each p
 References
 ----------
 1. A. Vaswani et al., "Attention is all you need", NeurIPS (2017), sections 3.2.2 and 3.5.
-2. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, sections 11.5-11.6.
+2. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, sections 10.5-10.6
+   (Chinese 2nd edition) / 11.5-11.6 (English).
 """
 
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import torch
 from torch import nn
@@ -288,16 +290,27 @@ class PositionalEncoding(nn.Module):
         table[0, :, 1::2] = torch.cos(angles)
         self.register_buffer("P", table.to(torch.get_default_dtype()), persistent=False)
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        """Return ``dropout(X + P[:n_positions])``.
+    def forward(self, X: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        """Return ``dropout(X + P[offset : offset + n_positions])``.
 
         Parameters
         ----------
         X : torch.Tensor of shape (*batch, n_positions, num_hiddens)
+        offset : int, default 0
+            Position of the first row of ``X``: a decoder that generates one token at a time
+            passes the number of tokens already generated, so each gets its own position.
 
         Returns
         -------
         torch.Tensor of the same shape
+
+        Examples
+        --------
+        >>> import torch
+        >>> encoding = PositionalEncoding(num_hiddens=4, max_len=10).eval()
+        >>> whole = encoding(torch.zeros(1, 3, 4))
+        >>> torch.equal(encoding(torch.zeros(1, 1, 4), offset=2), whole[:, 2:])
+        True
         """
         func = "PositionalEncoding"
         if not isinstance(X, torch.Tensor) or not X.is_floating_point() or X.ndim < 2:
@@ -313,10 +326,13 @@ class PositionalEncoding(nn.Module):
                 f"{func}: X must have num_hiddens={self.num_hiddens} features (last axis); "
                 f"got X.shape={tuple(X.shape)}."
             )
-        if n_positions > self.max_len:
+        if isinstance(offset, bool) or not isinstance(offset, Integral) or offset < 0:
+            raise ValueError(f"{func}: offset must be an integer >= 0; got {offset!r}.")
+        if offset + n_positions > self.max_len:
             raise ValueError(
-                f"{func}: X has {n_positions} positions but the table covers max_len="
-                f"{self.max_len}; got X.shape={tuple(X.shape)}. Build PositionalEncoding with "
-                f"max_len >= {n_positions}."
+                f"{func}: X has {n_positions} positions after offset {offset} but the table "
+                f"covers max_len={self.max_len}; got X.shape={tuple(X.shape)}. Build "
+                f"PositionalEncoding with max_len >= {offset + n_positions}."
             )
-        return self.dropout(X + self.P[0, :n_positions].to(X.dtype))  # (*b, n, d) + (n, d)
+        rows = self.P[0, offset : offset + n_positions].to(X.dtype)  # (n, d)
+        return self.dropout(X + rows)  # (*b, n, d) + (n, d)

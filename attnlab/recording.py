@@ -9,7 +9,8 @@ weights of each call from that call's own inputs, so the model computes what it 
 References
 ----------
 1. A. Vaswani et al., "Attention is all you need", NeurIPS (2017), section 3.2.2.
-2. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, sections 11.5-11.7.
+2. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, sections 10.5-10.7
+   (Chinese 2nd edition) / 11.5-11.7 (English).
 """
 
 from __future__ import annotations

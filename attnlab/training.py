@@ -10,7 +10,8 @@ References
 2. W. Härdle, *Applied Nonparametric Regression* (1990), section 5.1: leave-one-out.
 3. D. P. Kingma, J. Ba, "Adam: a method for stochastic optimization", ICLR (2015).
 4. A. Zhang, Z. C. Lipton, M. Li, A. J. Smola, *Dive into Deep Learning*, section 10.2.4
-   (Chinese 2nd edition) / 11.2.4 (English).
+   (Chinese 2nd edition: parametric attention pooling); the English edition, section 11.2.3,
+   adapts the bandwidth by hand instead.
 """
 
 from __future__ import annotations

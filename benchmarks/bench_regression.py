@@ -14,47 +14,21 @@ Run with ``python -m benchmarks regression``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
 import textwrap
 import time
 import warnings
-from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from attnlab import NadarayaWatsonRegressor, nadaraya_watson, select_bandwidth
 from attnlab.datasets import toy_regression
+from benchmarks._timing import Timing, best_of, header, line, once, threads
 
 BANDWIDTH = 0.3
-
-
-class Timing(NamedTuple):
-    wall: float
-    """Wall-clock seconds."""
-    cpu: float
-    """CPU seconds of this process, all threads: steadier on a machine shared with other jobs."""
-
-
-def best_of(func, repeats: int = 5) -> Timing:
-    """Best wall and CPU time of ``repeats`` calls after one warm-up call."""
-    func()
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        func()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return Timing(min(walls), min(cpus))
-
-
-def once(func) -> tuple[Timing, object]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = func()
-    return Timing(time.perf_counter() - wall, time.process_time() - cpu), result
 
 
 def kernel_reg(*args, **kwargs):
@@ -63,32 +37,6 @@ def kernel_reg(*args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return KernelReg(*args, **kwargs)
-
-
-def line(name: str, timing: Timing, reference: Timing | None = None, extra: str = "") -> None:
-    """Print wall and CPU milliseconds, and the speed-up over ``reference`` on both."""
-    ratio = ""
-    if reference is not None:
-        ratio = f"x{reference.wall / timing.wall:5.1f} x{reference.cpu / timing.cpu:5.1f}"
-    print(
-        f"  {name:<44} {timing.wall * 1e3:8.1f} {timing.cpu * 1e3:8.1f}  {ratio:<13} {extra}",
-        flush=True,
-    )
-
-
-def header() -> None:
-    print(f"  {'':<44} {'wall ms':>8} {'CPU ms':>8}  {'x wall x CPU':<13}")
-
-
-@contextlib.contextmanager
-def threads(count: int):
-    """Run with ``count`` torch threads, then restore the previous setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 # all cores, and one core: statsmodels runs on one, and a single thread never waits at a

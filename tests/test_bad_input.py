@@ -260,6 +260,19 @@ def test_half_precision_masked_softmax_has_no_nan():
     assert torch.equal(empty, torch.zeros_like(empty))
 
 
+def test_positional_encoding_offset_errors():
+    encoding = PositionalEncoding(num_hiddens=4, max_len=10)
+    with pytest.raises(
+        ValueError, match=r"PositionalEncoding: offset must be an integer >= 0; got -1"
+    ):
+        encoding(torch.zeros(1, 3, 4), offset=-1)
+    with pytest.raises(
+        ValueError,
+        match=r"3 positions after offset 8 but the table covers max_len=10.*max_len >= 11",
+    ):
+        encoding(torch.zeros(1, 3, 4), offset=8)
+
+
 def test_positional_encoding_in_float64_is_exact_to_rounding():
     encoding = PositionalEncoding(num_hiddens=64, max_len=1000)
     positions = np.arange(1000, dtype=np.float64)[:, None]

@@ -304,7 +304,9 @@ def test_positional_encoding_errors():
     with pytest.raises(ValueError, match="max_len must be a positive integer; got 0"):
         PositionalEncoding(8, max_len=0)
     encoding = PositionalEncoding(8, max_len=10)
-    with pytest.raises(ValueError, match=r"X has 11 positions but the table covers max_len=10"):
+    with pytest.raises(
+        ValueError, match=r"X has 11 positions after offset 0 but the table covers max_len=10"
+    ):
         encoding(torch.zeros(2, 11, 8))
     with pytest.raises(ValueError, match=r"X must have num_hiddens=8 features.*\(2, 3, 6\)"):
         encoding(torch.zeros(2, 3, 6))
