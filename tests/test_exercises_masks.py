@@ -114,3 +114,11 @@ def test_the_padding_reference_is_where_masked_softmax_gives_weight(lengths):
     weights = attnlab.masked_softmax(torch.zeros(len(lengths), 1, 4), lengths)[:, 0]  # (b, k)
     (reference,) = PADDING_MASK.reference(lengths, 4)
     assert torch.equal(reference, weights > 0)
+
+
+def test_the_padding_reference_matches_the_books_sequence_mask():
+    from attnlab import d2l
+
+    lengths = torch.tensor([0, 2, 5, 1])
+    (reference,) = PADDING_MASK.reference(lengths, 5)
+    assert torch.equal(reference, d2l.sequence_mask(torch.ones(4, 5), lengths).bool())

@@ -182,7 +182,7 @@ def test_a_reshape_without_transpose_is_shown_on_the_smallest_input():
 @pytest.mark.parametrize(
     ("shape", "num_heads"), [((1, 2, 4), 2), ((2, 3, 6), 3), ((3, 5, 8), 4), ((2, 1, 6), 6)]
 )
-def test_the_split_reference_matches_a_loop_over_heads(shape, num_heads):
+def test_the_split_reference_the_books_transpose_qkv_matches_a_loop_over_heads(shape, num_heads):
     X = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
     (reference,) = SPLIT_HEADS.reference(X, num_heads)
     torch.testing.assert_close(reference, split_loops(X, num_heads), rtol=0, atol=0)

@@ -148,9 +148,9 @@ POSITIONAL_ENCODING = Exercise(
 
 
 def _split(X: torch.Tensor, num_heads: int) -> tuple[torch.Tensor]:
-    batch, n, d = X.shape
-    heads = X.reshape(batch, n, num_heads, d // num_heads)  # (b, n, h, s)
-    return (heads.transpose(1, 2).reshape(batch * num_heads, n, d // num_heads),)  # (b*h, n, s)
+    from attnlab import d2l  # the book's own layout, from attnlab's face of the book
+
+    return (d2l.transpose_qkv(X, num_heads),)  # (b, n, d) -> (b * h, n, d / h)
 
 
 def _reshaped(X, num_heads):
