@@ -72,7 +72,13 @@ exit codes:
 
 @dataclass(frozen=True)
 class Grade:
-    """One row of the report: a notebook's result for one exercise, or for itself."""
+    """One row of the report: a notebook's result for one exercise, or for itself.
+
+    Examples
+    --------
+    >>> Grade("alice.ipynb", "causal_mask", "passed", "Correct on all 6 inputs.").status
+    'passed'
+    """
 
     file: str
     exercise: str
@@ -92,6 +98,25 @@ class Report:
         The exercises, in the order of :func:`attnlab.exercises.names`.
     rows : list of Grade
         One per notebook and exercise, plus one per notebook that could not be run to its end.
+
+    Examples
+    --------
+    >>> report = Report(
+    ...     ["alice.ipynb", "bob.ipynb"],
+    ...     ["causal_mask"],
+    ...     [
+    ...         Grade("alice.ipynb", "causal_mask", "passed", ""),
+    ...         Grade("bob.ipynb", "causal_mask", "not attempted", ""),
+    ...         Grade("bob.ipynb", NOTEBOOK_ROW, "timed out", "stopped after 600 s"),
+    ...     ],
+    ... )
+    >>> print(report.table())
+    notebook     causal_mask    run
+    -----------  -------------  ---------
+    alice.ipynb  passed         ok
+    bob.ipynb    not attempted  timed out
+    >>> report.status("bob.ipynb", "causal_mask")
+    'not attempted'
     """
 
     files: list[str]
@@ -127,7 +152,13 @@ class Report:
 
 
 def require_grading_packages(func: str = "grade") -> None:
-    """Raise ``ImportError`` saying how to install the grading packages when one is missing."""
+    """Raise ``ImportError`` saying how to install the grading packages when one is missing.
+
+    Examples
+    --------
+    >>> require_grading_packages() is None  # nbclient, nbformat and ipykernel are installed
+    True
+    """
     missing = []
     for package in ("nbclient", "nbformat", "ipykernel"):
         try:
@@ -267,6 +298,11 @@ def grade_command(
 
     Progress and messages go to stderr (nothing with ``quiet`` but errors). Returns 0 when
     every notebook was graded, 1 on a runtime failure, 2 on a usage error.
+
+    Examples
+    --------
+    >>> grade_command(["no-such-folder/"])  # says why on stderr
+    2
     """
 
     def say(message: str) -> None:

@@ -3,6 +3,10 @@
 Each input is a :class:`Case` of named arguments. Random arguments carry the line of code that
 recreates them (a seeded ``torch.Generator``), so feedback can show any input as code that a
 student can paste and run; small ones print as ``torch.tensor([...])`` literals.
+
+References
+----------
+1. The PyTorch documentation, "Reproducibility": seeded ``torch.Generator`` objects.
 """
 
 from __future__ import annotations
