@@ -29,6 +29,7 @@ _NAMES = {
     "Recording": "attnlab.recording",
     "average_pooling": "attnlab.pooling",
     "dot_product_attention": "attnlab.attention",
+    "draw_attention_cues": "attnlab.plotting",
     "masked_softmax": "attnlab.masking",
     "nadaraya_watson": "attnlab.pooling",
     "plot_bandwidth_curve": "attnlab.plotting",
@@ -58,6 +59,7 @@ __all__ = [
     "average_pooling",
     "datasets",
     "dot_product_attention",
+    "draw_attention_cues",
     "kernels",
     "masked_softmax",
     "nadaraya_watson",
@@ -104,6 +106,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from attnlab.multihead import MultiHeadAttention, PositionalEncoding
     from attnlab.plotting import (
         HeatmapDisplay,
+        draw_attention_cues,
         plot_bandwidth_curve,
         plot_fits,
         plot_kernels,

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("modules", ("attnlab.modules", "attnlab.multihead", "attnlab.recording")),
     ("estimators", ("attnlab.bandwidth", "attnlab.estimators", "attnlab.training",
                     "attnlab.compare")),
-    ("plotting", ("attnlab.plotting", "attnlab.diagrams")),
+    ("plotting", ("attnlab.plotting",)),
     ("book", ("attnlab.d2l", "attnlab.exercises", "attnlab.grading", "attnlab._grading_worker")),
     ("cli", ("attnlab.cli", "attnlab.__main__")),
 ]  # fmt: skip

@@ -502,3 +502,10 @@ def test_plot_loss_accepts_tensors_with_grad():
         plot_loss([])
     with pytest.raises(TypeError, match=r"plot_loss: losses must be a sequence of numbers"):
         plot_loss(["high", "low"])
+
+
+def test_one_panel_into_one_given_axes():
+    figure, ax = plt.subplots()
+    assert show_heatmaps(torch.eye(3), axes=ax) is figure
+    np.testing.assert_array_equal(ax.images[0].get_array(), np.eye(3))
+    assert HeatmapDisplay(torch.eye(3)).plot(ax).axes_.shape == (1, 1)

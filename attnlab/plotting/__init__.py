@@ -5,7 +5,9 @@ matplotlib, which is imported when something is drawn.
   panel on one colour scale, the figure returned, no global state changed.
 - :mod:`attnlab.plotting.lessons`: the lessons' plots of kernels, fits, bandwidth curves and
   losses.
+- :mod:`attnlab.plotting.diagrams`: the chapter's query-key-value picture, for any weights.
 - :mod:`attnlab.plotting.demo`: the figures of ``attnlab demo``, from a comparison.
+- :mod:`attnlab.plotting.book`: the book's own figure helpers, behind ``attnlab.d2l``.
 
 Each plot takes an optional ``ax``/``axes``, creates a figure only when none is given, and
 returns the figure (or, for the display, itself with its artists).
@@ -19,6 +21,7 @@ References
 
 from attnlab.plotting._figures import save_figure
 from attnlab.plotting.demo import DEMO_FIGURES, demo_figures
+from attnlab.plotting.diagrams import draw_attention_cues
 from attnlab.plotting.heatmaps import HeatmapDisplay, show_heatmaps
 from attnlab.plotting.lessons import plot_bandwidth_curve, plot_fits, plot_kernels, plot_loss
 
@@ -26,6 +29,7 @@ __all__ = [
     "DEMO_FIGURES",
     "HeatmapDisplay",
     "demo_figures",
+    "draw_attention_cues",
     "plot_bandwidth_curve",
     "plot_fits",
     "plot_kernels",

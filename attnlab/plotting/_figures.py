@@ -76,6 +76,8 @@ def figure_and_axes(ax: Any, figsize: tuple[float, float], func: str) -> tuple[F
 def axes_grid(axes: Any, shape: tuple[int, int], func: str) -> np.ndarray:
     """``axes`` as an object array of the given ``(n_rows, n_cols)`` shape."""
     grid = np.asarray(axes, dtype=object)
+    if grid.ndim == 0 and shape == (1, 1):
+        grid = grid.reshape(1, 1)  # one Axes for one panel
     if grid.ndim == 1 and 1 in shape and grid.size == shape[0] * shape[1]:
         grid = grid.reshape(shape)  # one row or one column of axes, as plt.subplots gives it
     if grid.shape != shape:
