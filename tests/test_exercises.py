@@ -382,3 +382,21 @@ def test_without_a_grader_nothing_is_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     check("softmax_rows", softmax_rows)
     assert list(tmp_path.iterdir()) == []
+
+
+class _Stalling(torch.Tensor):
+    """A tensor whose every operation loops forever: the answer's own code, hidden in its output."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        while True:
+            pass
+
+
+def test_an_output_that_runs_code_of_its_own_is_bound_by_the_time_limit():
+    start = time.monotonic()
+    result = check(
+        "softmax_rows", lambda scores: softmax_rows(scores).as_subclass(_Stalling), time_limit=0.5
+    )
+    assert time.monotonic() - start < 10
+    assert "did not return within the time limit" in result.feedback

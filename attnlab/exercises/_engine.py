@@ -106,6 +106,12 @@ def _convert(exercise: Exercise, value: Any) -> Outputs | str:
     return tensors
 
 
+def _returned(exercise: Exercise, value: Any) -> Outputs | str:
+    if value is None:
+        return "Your function returned None: is a `return` missing?"
+    return _convert(exercise, value)
+
+
 def _comparison(exercise: Exercise, got: Outputs, expected: Outputs, dtype) -> list[str]:
     lines = []
     for name, a, b in zip(exercise.outputs, got, expected, strict=True):
@@ -190,7 +196,11 @@ def grade(exercise: Exercise, answer: Any, time_limit: float) -> Result:
     cases = exercise.cases
     for index, case in enumerate(cases):
         args = case.fresh()
-        outcome = call(lambda args=args: answer(*args), max(deadline - time.monotonic(), 0.01))
+        # the conversion runs inside the time limit too: a returned object is the student's code
+        outcome = call(
+            lambda args=args: _returned(exercise, answer(*args)),
+            max(deadline - time.monotonic(), 0.01),
+        )
         if outcome.timed_out:
             problems.append(_timeout(index, case, time_limit, len(cases), outcome.left_running))
             break
@@ -210,10 +220,8 @@ def grade(exercise: Exercise, answer: Any, time_limit: float) -> Result:
             if not same(before, after) and "mutated" not in seen:
                 seen.add("mutated")
                 problems.append(_mutated(exercise, index, case, arg_name, before, after))
-        got = _convert(exercise, outcome.value)
+        got = outcome.value
         if isinstance(got, str):
-            if outcome.value is None:
-                got = "Your function returned None: is a `return` missing?"
             if "type" not in seen:
                 seen.add("type")
                 problems.append(_Problem(index, "type", _paragraphs(got, case.lines()), got))

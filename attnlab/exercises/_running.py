@@ -117,7 +117,8 @@ def is_stub(func: Any) -> bool:
 def as_tensor(value: Any) -> torch.Tensor | None:
     """A CPU tensor from a tensor, a NumPy array, a number or nested lists; None otherwise."""
     if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
+        # a plain tensor: a subclass could run code of its own in every later comparison
+        return value.detach().cpu().as_subclass(torch.Tensor).clone()
     if isinstance(value, np.ndarray | np.generic):
         array = np.asarray(value)
         if array.dtype == object:
