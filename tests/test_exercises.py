@@ -400,3 +400,16 @@ def test_an_output_that_runs_code_of_its_own_is_bound_by_the_time_limit():
     )
     assert time.monotonic() - start < 10
     assert "did not return within the time limit" in result.feedback
+
+
+def test_an_exception_whose_message_itself_fails_is_still_feedback():
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no message")
+
+    def raises(scores):
+        raise Unprintable
+
+    result = check("softmax_rows", raises)
+    assert result.status == "failed"
+    assert "Your function raised Unprintable: (its message could not be shown)" in result.feedback

@@ -160,10 +160,9 @@ def _safely(mistake: Mistake, case: Case, got: Outputs, expected: Outputs) -> bo
         return False
 
 
-def _raised(error: BaseException, where: str) -> tuple[str, str]:
+def _raised(error: BaseException, message: str, where: str) -> tuple[str, str]:
     """What was raised and where (one line), and a sentence on what it usually means."""
     kind = type(error).__name__
-    message = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
     said = f"{kind}: {message}" if message else kind
     place = f"It was raised at {where}." if where else ""
     if isinstance(error, SystemExit):
@@ -207,7 +206,7 @@ def grade(exercise: Exercise, answer: Any, time_limit: float) -> Result:
         if outcome.error is not None:
             if index == 0 and isinstance(outcome.error, NotImplementedError):
                 return Result(name, "not attempted", _not_attempted(exercise))
-            said, why = _raised(outcome.error, outcome.where)
+            said, why = _raised(outcome.error, outcome.message, outcome.where)
             key = ("raised", type(outcome.error))
             if key not in seen:
                 seen.add(key)

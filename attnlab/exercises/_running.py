@@ -40,7 +40,7 @@ class _OutOfTime(BaseException):
 
 @dataclass
 class Outcome:
-    """What one call did: returned ``value``, raised ``error`` (with ``where``) or timed out.
+    """What one call did: returned ``value``, raised ``error`` (``message``, ``where``), timed out.
 
     ``left_running`` is True when the function ignored every interruption: its thread is still
     running in the background.
@@ -49,6 +49,7 @@ class Outcome:
     value: Any = None
     error: BaseException | None = None
     where: str = ""
+    message: str = ""
     timed_out: bool = False
     left_running: bool = False
 
@@ -85,7 +86,13 @@ def call(func: Callable[[], Any], seconds: float, grace: float = 1.0) -> Outcome
             if state["stopping"]:  # the interruption, turned into another exception
                 outcome.timed_out = True
             else:
+                # described here, in the worker: an exception's __str__ is the student's code too
                 outcome.error, outcome.where = error, _where(error)
+                try:
+                    text = str(error).strip()
+                    outcome.message = text.splitlines()[0][:200] if text else ""
+                except Exception:
+                    outcome.message = "(its message could not be shown)"
 
     worker = threading.Thread(target=run, name="attnlab-check", daemon=True)
     worker.start()
