@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from regression_data import book_data, random_data
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsRegressor
@@ -17,34 +18,6 @@ from statsmodels.nonparametric.kernel_regression import KernelReg
 
 import attnlab
 from attnlab import NadarayaWatsonRegressor
-from attnlab.datasets import toy_regression
-
-
-def book_data(seed=0, n_train=50):
-    data = toy_regression(n_train, seed=seed)
-    return tuple(t.double().numpy() for t in data)
-
-
-def random_data(n=60, d=1, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(0, 5, size=(n, d))
-    y = np.sin(X).sum(axis=1) + 0.3 * rng.standard_normal(n)
-    return X, y
-
-
-def brute_force_loo(X, y, bandwidths, kernel=lambda u: np.exp(-0.5 * u**2)):
-    """Leave-one-out mean squared error by an explicit loop over the left-out point."""
-    X = X.reshape(len(X), -1)
-    errors = []
-    for h in bandwidths:
-        residuals = []
-        for i in range(len(X)):
-            others = np.arange(len(X)) != i
-            weights = kernel(np.linalg.norm((X[others] - X[i]) / h, axis=1))
-            residuals.append(weights @ y[others] / weights.sum() - y[i])
-        errors.append(np.mean(np.square(residuals)))
-    return np.array(errors)
-
 
 # --- the scikit-learn contract ---------------------------------------------------------------
 

@@ -9,7 +9,7 @@ is neither cut nor covered by its copy button; the home page and a lesson fit a 
 Screenshots of both, desktop and 390 px wide, go to ``build/site-screenshots/`` (or
 ``ATTNLAB_SCREENSHOTS``) for a person to look at.
 
-Needs Chromium (Debian's ``chromium`` package: ``apt-get install -y chromium``) and Playwright
+Needs Chromium (Debian's ``chromium`` package: ``apt-get install -y chromium fonts-wqy-zenhei``) and Playwright
 for Python (the ``test`` extra); Playwright drives the system's Chromium and never downloads a
 browser. Without them these tests skip, saying so; with ``ATTNLAB_REQUIRE_BROWSER=1`` (set by
 ``.ci/run``) they fail instead.
@@ -39,7 +39,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 REQUIRE = os.environ.get("ATTNLAB_REQUIRE_BROWSER", "") not in ("", "0")
 CHROMIUM = os.environ.get("ATTNLAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 HOW_TO_INSTALL = (
-    "install Chromium (Debian/Ubuntu: `apt-get install -y chromium`) and the test extra "
+    "install Chromium (Debian/Ubuntu: `apt-get install -y chromium fonts-wqy-zenhei`) and the test extra "
     "(`python -m pip install -e '.[test]'`); set ATTNLAB_CHROMIUM if chromium is elsewhere"
 )
 CHROMIUM_ARGS = [
