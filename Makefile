@@ -21,7 +21,7 @@ $(VENV)/.installed-base: pyproject.toml constraints.txt | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) install --quiet -c constraints.txt -e ".[test,docs]"
+	$(PIP) install --quiet -c constraints.txt -e ".[test,docs,grade]"
 	touch $(VENV)/.installed-base $@
 
 demo: $(VENV)/.installed-base

@@ -3,8 +3,10 @@
 ``attnlab demo`` fits average pooling and three Nadaraya-Watson poolings to the book's toy
 regression (:func:`attnlab.compare.compare_methods`), prints their test errors and writes the
 figures (:mod:`attnlab.plotting.demo`), metrics and weights; ``attnlab heatmap`` draws
-attention weights saved from any model, read without ever unpickling. Arguments are parsed
-before torch or matplotlib is imported, so ``--help`` and usage errors answer at once.
+attention weights saved from any model, read without ever unpickling; ``attnlab grade`` runs a
+class's notebooks and collects their exercise checks (:func:`attnlab.grading.grade_command`).
+Arguments are parsed before torch or matplotlib is imported, so ``--help`` and usage errors
+answer at once.
 
 References
 ----------
@@ -112,6 +114,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds; got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds; got {text}")
+    return value
+
+
 def _add_demo(commands) -> None:
     demo = commands.add_parser(
         "demo",
@@ -186,6 +198,32 @@ def _add_heatmap(commands) -> None:
     )
 
 
+def _add_grade(commands) -> None:
+    from attnlab.grading import DEFAULT_TIMEOUT, DESCRIPTION, EPILOG  # no torch: --help is instant
+
+    grade = commands.add_parser(
+        "grade",
+        help="execute student notebooks and collect their exercise checks",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    grade.add_argument(
+        "paths", nargs="+", metavar="NOTEBOOK_OR_DIR", help="notebooks, or folders of them"
+    )
+    grade.add_argument("--out", metavar="CSV", help="write the report to this CSV file")
+    grade.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"seconds for all the cells of one notebook (default: {DEFAULT_TIMEOUT:g})",
+    )
+    grade.add_argument(
+        "--quiet", action="store_true", help="print the table only; no progress lines"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``attnlab`` command (imports neither torch nor matplotlib)."""
     from attnlab import __version__
@@ -193,14 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attnlab",
         description="Learn attention by doing it: fit and draw attention pooling (attnlab demo),\n"
-        "or draw attention weights saved from your own model (attnlab heatmap).",
+        "draw attention weights saved from your own model (attnlab heatmap), or grade a\n"
+        "class's exercise notebooks (attnlab grade).",
         epilog=f"Run 'attnlab demo' to start; 'attnlab COMMAND --help' for details.\n\n"
         f"{_EXIT_CODES}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"attnlab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_demo, _add_heatmap):
+    for add in (_add_demo, _add_heatmap, _add_grade):
         add(commands)
     return parser
 
@@ -222,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version and usage errors: return the code instead
         return EXIT_OK if exit_.code is None else int(exit_.code)
-    run = {"demo": _run_demo, "heatmap": _run_heatmap}[args.command]
+    run = {"demo": _run_demo, "heatmap": _run_heatmap, "grade": _run_grade}[args.command]
     args.off_screen = argv is None
     try:
         return run(args)
@@ -384,3 +423,9 @@ def _run_heatmap(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
     return EXIT_OK
+
+
+def _run_grade(args: argparse.Namespace) -> int:
+    from attnlab.grading import grade_command
+
+    return grade_command(args.paths, out=args.out, timeout=args.timeout, quiet=args.quiet)

@@ -126,6 +126,8 @@ def test_mkdocs_build_is_strict_clean(tmp_path):
     for path in NOTEBOOKS.glob("*.ipynb"):
         assert (tmp_path / "notebooks" / path.stem / "index.html").is_file(), path.name
         assert f"notebooks/{path.stem}/" in lessons, f"lessons/index.md does not list {path.name}"
+    # the teachers' solutions stay in the repository: nothing of notebooks/solutions/ is published
+    assert not [p for p in tmp_path.rglob("*") if "solutions" in p.relative_to(tmp_path).parts]
     benchmarks = (tmp_path / "benchmarks" / "index.html").read_text(encoding="utf-8")
     for path in (DOCS / "benchmarks").glob("*.md"):
         if path.name != "index.md":

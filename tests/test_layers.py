@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("estimators", ("attnlab.bandwidth", "attnlab.estimators", "attnlab.training",
                     "attnlab.compare")),
     ("plotting", ("attnlab.plotting",)),
-    ("book", ("attnlab.d2l", "attnlab.exercises", "attnlab.grading")),
+    ("book", ("attnlab.d2l", "attnlab.exercises", "attnlab.grading", "attnlab._grading_worker")),
     ("cli", ("attnlab.cli", "attnlab.__main__")),
 ]  # fmt: skip
 
