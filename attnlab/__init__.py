@@ -42,7 +42,7 @@ _NAMES = {
     "stack_heads": "attnlab.recording",
     "train_pooling": "attnlab.training",
 }
-_SUBMODULES = ("datasets", "kernels", "plotting")
+_SUBMODULES = ("d2l", "datasets", "exercises", "grading", "kernels", "plotting")
 
 __all__ = [
     "AdditiveAttention",
@@ -57,9 +57,12 @@ __all__ = [
     "Recording",
     "__version__",
     "average_pooling",
+    "d2l",
     "datasets",
     "dot_product_attention",
     "draw_attention_cues",
+    "exercises",
+    "grading",
     "kernels",
     "masked_softmax",
     "nadaraya_watson",
@@ -92,7 +95,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see
-    from attnlab import datasets, kernels, plotting
+    from attnlab import d2l, datasets, exercises, grading, kernels, plotting
     from attnlab.attention import dot_product_attention
     from attnlab.bandwidth import BandwidthCurve, select_bandwidth
     from attnlab.estimators import NadarayaWatsonRegressor
