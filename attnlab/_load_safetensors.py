@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from attnlab._loading import (
+from attnlab._load_checks import (
     LoadError,
     check_shape,
     choose_key,

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from attnlab._loading import (
+from attnlab._load_checks import (
     NO_PICKLE,
     LoadError,
     check_repeats,

@@ -24,7 +24,7 @@ import pickle
 import pickletools
 from typing import Any
 
-from attnlab._loading import MAX_CELLS, NO_PICKLE, LoadError, check_repeats, check_shape, reason
+from attnlab._load_checks import MAX_CELLS, NO_PICKLE, LoadError, check_repeats, check_shape, reason
 
 __all__ = ["MAX_PICKLE", "SAVE_HINT", "Findings", "Window", "objects_error", "scan"]
 

@@ -19,7 +19,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "attnlab"
 # the layers of the design, bottom first; a module belongs to the first prefix that matches
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("validation", ("attnlab._validation",)),
-    ("data", ("attnlab.datasets", "attnlab.kernels", "attnlab._loading")),
+    ("data", ("attnlab.datasets", "attnlab.kernels", "attnlab._load_checks", "attnlab._pickle_scan",
+              "attnlab._load_numpy", "attnlab._load_safetensors", "attnlab._load_torch",
+              "attnlab._loading")),
     ("core", ("attnlab.masking", "attnlab.attention", "attnlab._nadaraya_watson",
               "attnlab.pooling")),
     ("modules", ("attnlab.modules", "attnlab.multihead", "attnlab.recording")),
