@@ -103,10 +103,11 @@ def load_weights(path: str | Path, key: str | None = None) -> np.ndarray:
     (3, 3)
     >>> (path.parent / "empty.pt").write_bytes(b"")
     0
-    >>> load_weights(path.parent / "empty.pt")
-    Traceback (most recent call last):
-    ...
-    attnlab._loading.LoadError: empty.pt: the file is empty (0 bytes).
+    >>> try:
+    ...     load_weights(path.parent / "empty.pt")
+    ... except LoadError as error:
+    ...     print(error)
+    empty.pt: the file is empty (0 bytes).
     """
     try:
         return _load(Path(path), key)
