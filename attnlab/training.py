@@ -25,7 +25,7 @@ from torch import nn
 
 from attnlab._validation import as_float_tensor, check_finite, check_positive_int
 
-__all__ = ["train_pooling"]
+__all__ = ["Adam", "train_pooling"]
 
 _PROGRESS_DELAY_S = 1.0  # a bar for a fraction of a second is noise: show it only after this
 
@@ -67,8 +67,8 @@ def train_pooling(
     epochs : int, default 200
         Number of full-batch steps.
     lr : float, default 0.1
-        Adam's learning rate; for :class:`attnlab.NadarayaWatson` a step changes the
-        log-bandwidth by about ``lr``.
+        Adam's learning rate (:class:`Adam`, the same steps as ``torch.optim.Adam``); for
+        :class:`attnlab.NadarayaWatson` a step changes the log-bandwidth by about ``lr``.
     leave_one_out : bool, default True
         Give each point zero weight on itself (see above). False shows the collapse.
     progress : bool, default False
@@ -98,7 +98,7 @@ def train_pooling(
         raise ValueError(f"{func}: lr must be a positive number; got {lr!r}.")
     x_train, y_train = _check_training_set(x_train, y_train, leave_one_out, func)
 
-    optimizer = torch.optim.Adam(parameters, lr=lr)
+    optimizer = Adam(parameters, lr=lr)
     history: list[float] = []
     module.train()
     with _ProgressBar(epochs, progress, func) as bar:
@@ -114,6 +114,61 @@ def train_pooling(
             history.append(loss.item())
             bar.update(history[-1])
     return history
+
+
+class Adam:
+    """Adam on a few parameters, step for step as ``torch.optim.Adam`` with its defaults.
+
+    Written out because ``torch.optim``'s first use imports torch's compiler (``torch._dynamo``,
+    about 1.5 s and 500 modules, to keep it from tracing the optimizer): a learner's first
+    ``train_pooling`` would wait that long for two numbers to update.
+
+    Examples
+    --------
+    >>> import torch
+    >>> weight = torch.tensor([1.0], requires_grad=True)
+    >>> optimizer = Adam([weight], lr=0.1)
+    >>> (weight**2).sum().backward()
+    >>> optimizer.step()
+    >>> weight.detach()  # the first step moves by lr, whatever the gradient's size
+    tensor([0.9000])
+    """
+
+    def __init__(
+        self,
+        parameters: list[torch.Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.parameters, self.lr, self.betas, self.eps = list(parameters), lr, betas, eps
+        self.steps = 0
+        self.first = [
+            torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.parameters
+        ]
+        self.second = [
+            torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.parameters
+        ]
+
+    def zero_grad(self) -> None:
+        for parameter in self.parameters:
+            parameter.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One step: moments of the gradient, bias-corrected, as Kingma and Ba (2015)."""
+        beta1, beta2 = self.betas
+        self.steps += 1
+        correction1 = 1 - beta1**self.steps
+        correction2 = 1 - beta2**self.steps
+        for parameter, first, second in zip(self.parameters, self.first, self.second, strict=True):
+            if parameter.grad is None:
+                continue
+            gradient = parameter.grad
+            first.lerp_(gradient, 1 - beta1)  # m = beta1 m + (1 - beta1) g
+            second.mul_(beta2).addcmul_(gradient, gradient, value=1 - beta2)  # v
+            denominator = (second.sqrt() / math.sqrt(correction2)).add_(self.eps)
+            parameter.addcdiv_(first, denominator, value=-self.lr / correction1)
 
 
 def _trainable_parameters(module: Any, func: str) -> list[nn.Parameter]:

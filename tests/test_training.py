@@ -119,3 +119,35 @@ def test_module_without_gradient_is_explained():
     data = toy_regression(seed=0)
     with pytest.raises(ValueError, match="no gradient flows to them"):
         train_pooling(Frozen(), data.x_train, data.y_train, epochs=2)
+
+
+def test_adam_takes_torchs_steps_exactly():
+    generator = torch.Generator().manual_seed(0)
+    ours = torch.randn(3, 2, generator=generator, requires_grad=True)
+    theirs = ours.detach().clone().requires_grad_(True)
+    target = torch.randn(3, 2, generator=generator)
+    from attnlab.training import Adam
+
+    mine, reference = Adam([ours], lr=0.05), torch.optim.Adam([theirs], lr=0.05)
+    for _ in range(50):
+        for weight, optimizer in ((ours, mine), (theirs, reference)):
+            optimizer.zero_grad()
+            ((weight - target) ** 3).abs().sum().backward()
+            optimizer.step()
+        torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-7)
+    assert not torch.equal(ours.detach(), target)  # it moved
+
+
+def test_first_training_imports_no_compiler():
+    code = (
+        "import sys, torch\n"
+        "from attnlab import NadarayaWatson, train_pooling\n"
+        "from attnlab.datasets import toy_regression\n"
+        "data = toy_regression(seed=0)\n"
+        "train_pooling(NadarayaWatson(), data.x_train, data.y_train, epochs=2)\n"
+        "print('torch._dynamo' in sys.modules)"
+    )
+    result = __import__("subprocess").run(
+        [__import__("sys").executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
