@@ -29,7 +29,7 @@ import math
 import numpy as np
 import torch
 
-from attnlab.kernels import Kernel, gaussian
+from attnlab.kernels import Kernel, constant, gaussian
 from attnlab.masking import softmax
 
 __all__ = [
@@ -124,14 +124,17 @@ def _write_gaussian_scores(
         torch.addcmul(base, target, target, value=-1.0, out=block)
 
 
-def _softmax_in_place(block: torch.Tensor) -> torch.Tensor:
+def _softmax_in_place(block: torch.Tensor, may_be_empty: bool) -> torch.Tensor | None:
     """Normalise each row of ``block`` in place; return which rows had no admissible key.
 
     torch's fused softmax makes one sweep over the cached block; a row of ``-inf`` (no key in a
     compact kernel's window) comes out NaN, and only such rows are NaN, since scores are finite
-    or ``-inf``: they are set to zero.
+    or ``-inf``: they are set to zero. Without ``may_be_empty`` (every score finite) nothing
+    is looked for and None is returned.
     """
     torch.softmax(block, dim=-1, out=block)
+    if not may_be_empty:
+        return None
     empty = torch.isnan(block[..., 0])  # (*b, c)
     if bool(empty.any()):
         block.masked_fill_(empty[..., None], 0.0)
@@ -169,7 +172,10 @@ def pool_blocks(
             difference = torch.empty(*batch_shape, min(rows, n_queries), n_keys, **like)
     # written in place, so that no small result outlives a block
     output = torch.empty(*batch_shape, n_queries, values.shape[-1], **like)
-    empty = torch.empty(*batch_shape, n_queries, dtype=torch.bool, device=queries.device)
+    empty = torch.zeros(*batch_shape, n_queries, dtype=torch.bool, device=queries.device)
+    # finite inputs give finite Gaussian and constant scores: only a compact kernel's window,
+    # a user's kernel that returns 0, or leaving out a query's only key can empty a row
+    may_be_empty = leave_one_out or kernel not in (gaussian, constant)
     for start in range(0, n_queries, rows):
         stop = min(start + rows, n_queries)
         if weights is not None:
@@ -185,7 +191,9 @@ def pool_blocks(
         if leave_one_out:
             block.diagonal(offset=start, dim1=-2, dim2=-1).fill_(-math.inf)
         # 2) normalise over keys in place  3) weighted sum of values
-        empty[..., start:stop] = _softmax_in_place(block)
+        rows_empty = _softmax_in_place(block, may_be_empty)
+        if rows_empty is not None:
+            empty[..., start:stop] = rows_empty
         output[..., start:stop, :] = block @ values  # (*b, c, k) @ (*b, k, v) -> (*b, c, v)
     return output, weights, empty
 
