@@ -85,6 +85,20 @@ def results(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+def execute(notebook, what: str) -> None:
+    """Run ``notebook`` in place in the test kernel; a cell that raises fails the test."""
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name=KERNEL_NAME,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as error:
+        pytest.fail(f"{what} raised:\n{str(error)[-3000:]}", pytrace=False)
+
+
 @pytest.fixture(scope="module")
 def kernel_dir(tmp_path_factory) -> Path:
     """A folder holding one kernelspec that runs ipykernel with ``sys.executable``."""
@@ -181,16 +195,7 @@ def test_notebook_executes(path, kernel_dir, monkeypatch, tmp_path):
     # an error raised only when a figure is rendered would go unnoticed)
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     notebook = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook,
-        timeout=CELL_TIMEOUT_S,
-        kernel_name=KERNEL_NAME,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
-    )
-    try:
-        client.execute()
-    except nbclient.exceptions.CellExecutionError as error:
-        pytest.fail(f"{path.name}: a cell raised:\n{str(error)[-3000:]}", pytrace=False)
+    execute(notebook, f"{path.name}: a cell")
     # every lesson draws: a figure that is never rendered would be an error left unseen
     figures = [
         output
@@ -226,16 +231,7 @@ def test_lessons_pass_their_checks_with_the_solutions(kernel_dir, monkeypatch, t
                 cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"lesson": path.stem}))
                 expected.append((path.stem, checked_name(cell)))
     solved = nbformat.v4.new_notebook(cells=cells)
-    client = nbclient.NotebookClient(
-        solved,
-        timeout=CELL_TIMEOUT_S,
-        kernel_name=KERNEL_NAME,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
-    )
-    try:
-        client.execute()
-    except nbclient.exceptions.CellExecutionError as error:
-        pytest.fail(f"a solution or check cell raised:\n{str(error)[-3000:]}", pytrace=False)
+    execute(solved, "a solution or check cell")
     recorded = results(tmp_path / "results.jsonl")
     assert [r["name"] for r in recorded] == [name for _, name in expected]
     failed = [
